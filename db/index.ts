@@ -1,0 +1,107 @@
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type { Config } from '../server/config';
+import { persistentSecret } from '../server/secrets';
+import { startEmbeddedPostgres } from './embedded';
+import { migrationSource } from './migrations';
+import { APP_ROLE, OWNER_ROLE } from './roles';
+
+export interface Database {
+  /** Pool of the runtime login: every request goes through it, inside `withClinic`. */
+  runtime: Knex;
+  /** Migration account URL (the CLI and maintenance use it; requests never do). */
+  adminUrl: string;
+  close(): Promise<void>;
+}
+
+function makeKnex(url: string, poolMax: number): Knex {
+  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
+}
+
+/** Where the migration account connects: DATABASE_URL, or the embedded cluster under DATA_DIR. */
+export async function adminConnection(cfg: Config): Promise<{ url: string; stop(): Promise<void> }> {
+  if (cfg.databaseUrl) return { url: cfg.databaseUrl, stop: async () => undefined };
+  const pgDir = path.join(cfg.dataDir, 'pg');
+  const handle = await startEmbeddedPostgres({ dir: pgDir, port: cfg.embeddedPgPort, quiet: cfg.logLevel === 'silent' });
+  return { url: handle.adminUrl, stop: handle.stop };
+}
+
+export async function migrate(adminUrl: string): Promise<string[]> {
+  const admin = makeKnex(adminUrl, 1);
+  try {
+    const [, done] = await admin.migrate.latest({ migrationSource });
+    await admin.raw(`set role ${OWNER_ROLE}; select audit_event_ensure_partitions(12); reset role;`);
+    return done as string[];
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Creates or refreshes the runtime login: LOGIN, NOINHERIT member of fhir_app, nothing else. */
+export async function provisionRuntimeLogin(adminUrl: string, user: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const ident = client.escapeIdentifier(user);
+    await client.query(`do $$ begin
+      if not exists (select 1 from pg_roles where rolname = ${client.escapeLiteral(user)}) then create role ${ident} login noinherit; end if;
+    end $$`);
+    await client.query(`alter role ${ident} with login noinherit nosuperuser nocreatedb nocreaterole nobypassrls password ${client.escapeLiteral(password)}`);
+    await client.query(`grant ${APP_ROLE} to ${ident}`);
+    const db = (await client.query<{ db: string }>('select current_database() as db')).rows[0].db;
+    await client.query(`grant connect on database ${client.escapeIdentifier(db)} to ${ident}`);
+    await client.query(`grant usage on schema public to ${ident}`);
+    await client.query(`grant execute on function app_begin(uuid, uuid, uuid) to ${ident}`);
+  } finally {
+    await client.end();
+  }
+}
+
+interface RoleFacts { rolsuper: boolean; rolbypassrls: boolean; rolinherit: boolean; owns: boolean; owner_member: boolean; reads_tables: boolean }
+
+/** Refuses to serve through a login that could see past Row Level Security. */
+export async function assertSafeRuntimeLogin(runtime: Knex): Promise<void> {
+  const { rows } = await runtime.raw<{ rows: RoleFacts[] }>(`
+    select r.rolsuper, r.rolbypassrls, r.rolinherit,
+           exists (select 1 from pg_class c where c.relowner = r.oid and c.relnamespace = 'public'::regnamespace) as owns,
+           pg_has_role(current_user, '${OWNER_ROLE}', 'MEMBER') as owner_member,
+           has_table_privilege(current_user, 'public.patient', 'SELECT') as reads_tables
+      from pg_roles r where r.rolname = current_user`);
+  const f = rows[0];
+  const problems = [
+    f.rolsuper && 'is a superuser',
+    f.rolbypassrls && 'has BYPASSRLS',
+    f.owns && 'owns tables',
+    f.owner_member && `is a member of ${OWNER_ROLE}`,
+    f.reads_tables && 'can read tenant tables without switching to the app role',
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`refusing to serve: the runtime database login ${problems.join(', ')}`);
+}
+
+export function runtimeUrl(adminUrl: string, user: string, password: string): string {
+  const u = new URL(adminUrl);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+/** Migrate, provision the runtime login, and open the runtime pool (checked before use). */
+export async function openDatabase(cfg: Config): Promise<Database> {
+  const admin = await adminConnection(cfg);
+  try {
+    await migrate(admin.url);
+    const password = cfg.dbRuntimePassword ?? persistentSecret(cfg.dataDir, 'db-runtime-password');
+    await provisionRuntimeLogin(admin.url, cfg.dbRuntimeUser, password);
+    const runtime = makeKnex(runtimeUrl(admin.url, cfg.dbRuntimeUser, password), cfg.dbPoolMax);
+    await assertSafeRuntimeLogin(runtime);
+    return {
+      runtime,
+      adminUrl: admin.url,
+      close: async () => { await runtime.destroy(); await admin.stop(); },
+    };
+  } catch (err) {
+    await admin.stop().catch(() => undefined);
+    throw err;
+  }
+}

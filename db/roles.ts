@@ -1,0 +1,10 @@
+/**
+ * Database roles, one job each:
+ *  - fhir_owner: NOLOGIN; owns every table, function and policy. FORCE RLS applies to it too.
+ *  - fhir_app:   NOLOGIN; the privileges a request needs (no TRUNCATE, no DDL, audit INSERT/SELECT only).
+ *  - the runtime login (DB_RUNTIME_USER): LOGIN, NOINHERIT member of fhir_app. It holds no
+ *    privilege of its own: only `set_config('role','fhir_app',true)` inside a request transaction
+ *    opens the tables, and then RLS decides every row.
+ */
+export const OWNER_ROLE = 'fhir_owner';
+export const APP_ROLE = 'fhir_app';

@@ -1,0 +1,100 @@
+import path from 'node:path';
+
+/**
+ * Every setting, read from the environment and validated once. A bad value stops the process
+ * with a message naming the setting and what it accepts.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Public base URL of this server, e.g. http://localhost:8080; the FHIR base is `${baseUrl}/fhir`. */
+  baseUrl: string;
+  fhirBaseUrl: string;
+  databaseUrl?: string;
+  embeddedPgPort: number;
+  dbRuntimeUser: string;
+  dbRuntimePassword?: string;
+  dbPoolMax: number;
+  logLevel: string;
+  maxBodyBytes: number;
+  tokenIssuer: string;
+  tokenAudience: string;
+  clinicClaim: string;
+  external?: { issuer: string; jwksUrl: string; audience: string };
+  pageSecret?: string;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}=${raw} is invalid: expected an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (!/^https?:$|^postgres(ql)?:$/.test(u.protocol)) throw new Error('protocol');
+    return raw.replace(/\/$/, '');
+  } catch {
+    throw new ConfigError(`${name}=${raw} is invalid: expected an absolute http(s):// or postgres:// URL`);
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 8080, 0, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const dataDir = path.resolve(env.DATA_DIR || './.data');
+  const baseUrl = url(env, 'BASE_URL') ?? `http://localhost:${port}`;
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL=${logLevel} is invalid: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const extIssuer = url(env, 'EXTERNAL_ISSUER');
+  const extJwks = url(env, 'EXTERNAL_JWKS_URL');
+  const extAud = env.EXTERNAL_AUDIENCE || undefined;
+  const extSet = [extIssuer, extJwks, extAud].filter(Boolean).length;
+  if (extSet !== 0 && extSet !== 3) {
+    throw new ConfigError('EXTERNAL_ISSUER, EXTERNAL_JWKS_URL and EXTERNAL_AUDIENCE must be set together (or none of them)');
+  }
+  const runtimeUser = env.DB_RUNTIME_USER || 'fhir_runtime';
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(runtimeUser)) {
+    throw new ConfigError(`DB_RUNTIME_USER=${runtimeUser} is invalid: expected a lower-case PostgreSQL identifier`);
+  }
+  const pageSecret = env.PAGE_SECRET || undefined;
+  if (pageSecret !== undefined && pageSecret.length < 32) {
+    throw new ConfigError('PAGE_SECRET is invalid: expected at least 32 characters');
+  }
+  const fhirBaseUrl = `${baseUrl}/fhir`;
+  return {
+    port,
+    host,
+    dataDir,
+    baseUrl,
+    fhirBaseUrl,
+    databaseUrl: url(env, 'DATABASE_URL'),
+    embeddedPgPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1024, 65535),
+    dbRuntimeUser: runtimeUser,
+    dbRuntimePassword: env.DB_RUNTIME_PASSWORD || undefined,
+    dbPoolMax: int(env, 'DB_POOL_MAX', 16, 1, 500),
+    logLevel,
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,
+    tokenAudience: env.TOKEN_AUDIENCE || fhirBaseUrl,
+    clinicClaim: env.CLINIC_CLAIM || 'clinic',
+    external: extIssuer && extJwks && extAud ? { issuer: extIssuer, jwksUrl: extJwks, audience: extAud } : undefined,
+    pageSecret,
+  };
+}
