@@ -1,0 +1,102 @@
+/**
+ * The one access decision: SMART scopes ∩ the role's permission tree ∩ (for patient/ scopes) the
+ * patient compartment. Pure and synchronous, so every route and every test asks the same question.
+ */
+import type { ParsedScope, SmartVerb } from './scopes';
+import { grants, permissionKey, RESOURCE_MODULES, type PermissionAction } from './permissions';
+
+export type { PermissionAction } from './permissions';
+
+export type FhirInteraction =
+  | 'read'
+  | 'vread'
+  | 'history-instance'
+  | 'history-type'
+  | 'search'
+  | 'create'
+  | 'update'
+  | 'patch'
+  | 'delete';
+
+/** The part of the request context authorize needs. */
+export interface Grantee {
+  scopes: readonly ParsedScope[];
+  rolePermissions: unknown;
+  /** Patient in context from the token (SMART launch/patient). */
+  patientId?: string;
+}
+
+export interface Decision {
+  allowed: boolean;
+  action: PermissionAction;
+  permissionKey: string | null;
+  /** For the audit trail and the 403 text; never echoes PHI or caller-supplied strings. */
+  reason?: string;
+  /** Set when the grant comes only from patient/ scopes: rows must be confined to this patient. */
+  compartmentPatientId?: string;
+  /** Granular scope params when every granting scope is granular: OR of ANDs. undefined = unconstrained. */
+  constraints?: ReadonlyArray<Readonly<Record<string, string>>>;
+}
+
+const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = {
+  read: 'view',
+  vread: 'view',
+  'history-instance': 'view',
+  'history-type': 'search',
+  search: 'search',
+  create: 'create',
+  update: 'update',
+  patch: 'update',
+  delete: 'delete',
+};
+
+const VERB_OF: Readonly<Record<PermissionAction, SmartVerb>> = {
+  view: 'r',
+  search: 's',
+  create: 'c',
+  update: 'u',
+  delete: 'd',
+};
+
+export function interactionAction(i: FhirInteraction): PermissionAction {
+  return ACTION_OF[i];
+}
+
+export function authorize(who: Grantee, resourceType: string, interaction: FhirInteraction): Decision {
+  const action = interactionAction(interaction);
+  const key = permissionKey(resourceType, action);
+  const refuse = (reason: string): Decision => ({ allowed: false, action, permissionKey: key, reason });
+
+  // The type comes from the URL: it is named in a reason only once we know it is one we serve.
+  if (!Object.prototype.hasOwnProperty.call(RESOURCE_MODULES, resourceType)) return refuse('unsupported resource type');
+  if (key === null) return refuse(`${action} is not permitted on ${resourceType}`);
+
+  const verb = VERB_OF[action];
+  const applicable = who.scopes.filter((s) => (s.resourceType === resourceType || s.resourceType === '*') && s.verbs.has(verb));
+  if (applicable.length === 0) return refuse(`no scope grants ${action} on ${resourceType}`);
+
+  // user/ and system/ scopes reach the whole clinic. When both kinds apply, the patient/ ones are
+  // dropped: a Decision cannot say "compartment OR granular filter", so we under-grant instead.
+  const wide = applicable.filter((s) => s.context !== 'patient');
+  const granting = wide.length > 0 ? wide : applicable;
+  let compartmentPatientId: string | undefined;
+  if (wide.length === 0) {
+    if (typeof who.patientId !== 'string' || who.patientId === '') return refuse('patient scope without patient context');
+    compartmentPatientId = who.patientId;
+  }
+
+  if (!grants(who.rolePermissions, key)) return refuse(`role does not grant ${key}`);
+
+  // One unconstrained scope makes the others' filters moot; otherwise any one filter may match.
+  const constraints = granting.every((s) => s.params !== undefined)
+    ? granting.map((s) => s.params as Readonly<Record<string, string>>)
+    : undefined;
+
+  return {
+    allowed: true,
+    action,
+    permissionKey: key,
+    ...(compartmentPatientId !== undefined ? { compartmentPatientId } : {}),
+    ...(constraints !== undefined ? { constraints } : {}),
+  };
+}
