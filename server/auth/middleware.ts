@@ -1,0 +1,35 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { Knex } from 'knex';
+import type passport from 'passport';
+import { recordAudit } from '../audit/writer';
+import type { Config } from '../config';
+import { unauthorized } from '../http/errors';
+import { currentRequest } from '../http/request-context';
+import type { AccessContext } from '../tenancy/access-context';
+import { knownUserOf } from './authenticate';
+
+/**
+ * Requires a valid bearer token on every route below it. A refused token gets 401 with
+ * `WWW-Authenticate: Bearer`; when its signature was good (the user is known) the refusal is
+ * audited in the clinic it named, otherwise as a server-level security event.
+ */
+export function requireToken(cfg: Config, pp: passport.PassportStatic, db: Knex) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    pp.authenticate('jwt', { session: false }, (err: unknown, user: AccessContext | false, info: unknown) => {
+      if (!err && user) {
+        req.access = user;
+        return next();
+      }
+      const failure = knownUserOf(cfg, req, err ?? info);
+      const hadToken = /^Bearer\s+\S/i.test(req.headers.authorization ?? '');
+      const audit = hadToken
+        ? recordAudit(db, {
+          interaction: 'login', action: 'E', outcome: '4', outcomeDesc: `token refused: ${failure.reason}`.slice(0, 200),
+          clinicId: failure.knownUser?.clinicId ?? null, userId: failure.knownUser?.userId, clientId: failure.knownUser?.clientId,
+          sourceIp: currentRequest()?.sourceIp,
+        }).catch((e) => currentRequest()?.log.error({ err: e }, 'audit of a refused token failed'))
+        : Promise.resolve();
+      void audit.then(() => next(unauthorized(hadToken ? `Invalid bearer token: ${failure.reason}` : 'A bearer token is required')));
+    })(req, res, next);
+  };
+}

@@ -1,0 +1,44 @@
+import type { Request } from 'express';
+import { badRequest, unprocessable, unsupportedMediaType } from '../http/errors';
+import type { FhirResource } from './repository';
+import { type ValidatedType, validateResource } from './validation';
+import { OperationOutcomeError } from '../http/errors';
+
+const JSON_TYPES = /^application\/(fhir\+)?json\s*(;.*)?$/i;
+
+/**
+ * The request body as a resource of `type`: right content type, well-formed JSON, the right
+ * resourceType, valid against the R4 schema, our invariants and profile. Parsed here rather than
+ * in a middleware so that every rejection happens inside the audited interaction.
+ */
+export function readResourceBody(req: Request, type: string): FhirResource {
+  const ct = req.headers['content-type'] ?? '';
+  if (!JSON_TYPES.test(ct)) throw unsupportedMediaType(`Content-Type must be application/fhir+json (got ${ct.slice(0, 60) || 'none'})`);
+  const text = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  if (!text.trim()) throw badRequest('The request body is empty: expected a FHIR resource');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`The request body is not valid JSON: ${(err as Error).message.slice(0, 120)}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw badRequest('The request body must be a JSON object (a FHIR resource)');
+  const rt = (parsed as { resourceType?: unknown }).resourceType;
+  if (rt !== type) {
+    throw badRequest(`The body is a ${typeof rt === 'string' ? rt.slice(0, 40) : 'non-resource'}, expected resourceType ${type}`, [`${type}.resourceType`]);
+  }
+  const issues = validateResource(parsed, type as ValidatedType);
+  if (issues.length) throw new OperationOutcomeError(400, issues);
+  return parsed as FhirResource;
+}
+
+/** The version an `If-Match: W/"3"` header asks for. */
+export function ifMatchVersion(req: Request): number | undefined {
+  const h = req.headers['if-match'];
+  if (h === undefined) return undefined;
+  const m = /^(?:W\/)?"(\d{1,9})"$/.exec(h.trim());
+  if (!m) throw badRequest('If-Match must be a version ETag such as W/"3"');
+  return Number(m[1]);
+}
+
+export { unprocessable };

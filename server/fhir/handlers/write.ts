@@ -1,0 +1,65 @@
+import { badRequest, notFound, preconditionFailed } from '../../http/errors';
+import { ifMatchVersion, readResourceBody } from '../body';
+import type { FhirResult, InteractionContext } from '../interaction';
+import type { StoredVersion } from '../repository';
+import { ourId, resourceHeaders } from './instance';
+
+/** `Prefer: return=minimal|representation|OperationOutcome` (representation by default). */
+function preferReturn(ctx: InteractionContext): 'minimal' | 'representation' | 'OperationOutcome' {
+  const m = /return=(minimal|representation|OperationOutcome)/.exec(String(ctx.req.headers.prefer ?? ''));
+  return (m?.[1] as 'minimal' | 'representation' | 'OperationOutcome' | undefined) ?? 'representation';
+}
+
+export function writtenResult(ctx: InteractionContext, status: number, v: StoredVersion): FhirResult {
+  const base = ctx.deps.cfg.fhirBaseUrl;
+  const headers: Record<string, string> = {
+    ...resourceHeaders(ctx.def.type, v, base),
+    Location: `${base}/${ctx.def.type}/${v.id}/_history/${v.versionId}`,
+  };
+  const audit = { resourceId: v.id, versionId: String(v.versionId), patientIds: v.patientId ? [v.patientId] : [] };
+  const prefer = preferReturn(ctx);
+  if (prefer === 'minimal') return { status, headers, audit };
+  if (prefer === 'OperationOutcome') {
+    const oo = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: `${ctx.def.type}/${v.id} version ${v.versionId} stored` }] };
+    return { status, headers, audit, body: JSON.stringify(oo) };
+  }
+  return { status, headers, audit, body: v.resource };
+}
+
+export async function create(ctx: InteractionContext): Promise<FhirResult> {
+  const resource = readResourceBody(ctx.req, ctx.def.type);
+  // The server assigns ids on create; a client id in the body is ignored as FHIR specifies.
+  delete resource.id;
+  const v = await ctx.repo.write(resource, {});
+  return writtenResult(ctx, 201, v);
+}
+
+export async function update(ctx: InteractionContext): Promise<FhirResult> {
+  const id = ourId(ctx.req.params.id as string);
+  const resource = readResourceBody(ctx.req, ctx.def.type);
+  if (resource.id === undefined) throw badRequest('The body must carry the id of the resource being updated', [`${ctx.def.type}.id`]);
+  if (typeof resource.id !== 'string' || resource.id.toLowerCase() !== id) throw badRequest(`The id in the body (${String(resource.id).slice(0, 64)}) differs from the id in the URL`, [`${ctx.def.type}.id`]);
+  const expected = ifMatchVersion(ctx.req);
+  const previous = await ctx.repo.read(id, true);
+  // Update-as-create is not supported: an unknown id (or one in another clinic) is simply not found.
+  if (!previous) throw notFound(`${ctx.def.type}/${id} is not known`);
+  if (expected !== undefined && expected !== previous.versionId) {
+    throw preconditionFailed(`If-Match version ${expected} does not match the current version ${previous.versionId}`);
+  }
+  const v = await ctx.repo.write(resource, { id, previous });
+  return writtenResult(ctx, 200, v);
+}
+
+export async function remove(ctx: InteractionContext): Promise<FhirResult> {
+  const id = ourId(ctx.req.params.id as string);
+  const previous = await ctx.repo.read(id, true);
+  if (!previous) throw notFound(`${ctx.def.type}/${id} is not known`);
+  const expected = ifMatchVersion(ctx.req);
+  if (expected !== undefined && expected !== previous.versionId) {
+    throw preconditionFailed(`If-Match version ${expected} does not match the current version ${previous.versionId}`);
+  }
+  const audit = { resourceId: id, patientIds: previous.patientId ? [previous.patientId] : [] };
+  if (previous.deleted) return { status: 204, audit }; // deleting twice changes nothing
+  const v = await ctx.repo.write(JSON.parse(previous.resource), { id, previous, deleted: true });
+  return { status: 204, headers: { ETag: `W/"${v.versionId}"` }, audit: { ...audit, versionId: String(v.versionId) } };
+}

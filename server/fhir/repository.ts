@@ -1,0 +1,91 @@
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import type { ResourceDefinition } from './resources/types';
+import { compartmentPatient, extractSearchColumns } from './search/extract';
+
+/** A stored version. `resource` is the JSON text as stored: returned without re-parsing. */
+export interface StoredVersion {
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  resource: string;
+  patientId: string | null;
+}
+
+interface Row { id: string; version_id: number; last_updated: Date; deleted: boolean; resource: string; patient_id: string | null }
+
+const toVersion = (r: Row): StoredVersion => ({
+  id: r.id,
+  versionId: r.version_id,
+  lastUpdated: r.last_updated.toISOString(),
+  deleted: r.deleted,
+  resource: r.resource,
+  patientId: r.patient_id,
+});
+
+export type FhirResource = { resourceType: string; id?: string; meta?: Record<string, unknown> } & Record<string, unknown>;
+
+/**
+ * Rows of one resource type, inside the request's RLS transaction. Every method relies on RLS for
+ * the clinic and the patient compartment; none takes a clinic id.
+ */
+export class Repository {
+  constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction) {}
+
+  private columns(table = this.def.table): string[] {
+    const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
+    return ['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource', patient].map((c) => `${table}.${c}`);
+  }
+
+  async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
+    const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).first<Row | undefined>();
+    const row = await (forUpdate ? q.forUpdate() : q);
+    return row ? toVersion(row) : null;
+  }
+
+  async readVersion(id: string, versionId: number): Promise<StoredVersion | null> {
+    const row = await this.trx(`${this.def.table}_history`)
+      .select(this.trx.raw(this.columns(`${this.def.table}_history`).join(', ')))
+      .where({ id, version_id: versionId }).first<Row | undefined>();
+    return row ? toVersion(row) : null;
+  }
+
+  /** Writes a new version (1 for a create) to the current table and the history in one statement. */
+  async write(resource: FhirResource, opts: { id?: string; previous?: StoredVersion; deleted?: boolean }): Promise<StoredVersion> {
+    const id = opts.id ?? crypto.randomUUID();
+    const versionId = (opts.previous?.versionId ?? 0) + 1;
+    const lastUpdated = new Date().toISOString();
+    const stored: FhirResource = { ...resource, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } };
+    const text = JSON.stringify(stored);
+    const patientId = compartmentPatient(this.def, stored);
+    const base: Record<string, unknown> = {
+      id, version_id: versionId, last_updated: lastUpdated, deleted: opts.deleted ?? false, resource: text,
+    };
+    if (this.def.compartment !== 'self') base.patient_id = patientId;
+    const current = { ...base, ...(opts.deleted ? {} : extractSearchColumns(this.def, stored)), clinic_id: this.trx.raw('app_clinic_id()') };
+    // A trigger appends the version to <table>_history in the same statement.
+    if (opts.previous) await this.trx(this.def.table).where({ id }).update(current);
+    else await this.trx(this.def.table).insert(current);
+    return { id, versionId, lastUpdated, deleted: opts.deleted ?? false, resource: text, patientId };
+  }
+
+  async history(id: string | null, opts: { since?: Date; count: number; offset: number }): Promise<StoredVersion[]> {
+    const t = `${this.def.table}_history`;
+    const q = this.trx(t).select(this.trx.raw(this.columns(t).join(', ')));
+    if (id) q.where({ id });
+    if (opts.since) q.where('last_updated', '>=', opts.since);
+    const rows = await q.orderBy('last_updated', 'desc').orderBy('version_id', 'desc').limit(opts.count).offset(opts.offset) as Row[];
+    return rows.map(toVersion);
+  }
+
+  /** A query over current, not deleted rows, for the search engine to add criteria to. */
+  searchQuery(): Knex.QueryBuilder {
+    return this.trx(this.def.table).where(`${this.def.table}.deleted`, false);
+  }
+
+  async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {
+    const rows = await q.clone().select(this.trx.raw(this.columns().join(', '))) as Row[];
+    return rows.map(toVersion);
+  }
+}

@@ -1,0 +1,10 @@
+import { AuditEventDefinition } from './audit-event';
+import { PatientDefinition } from './patient';
+import type { ResourceDefinition } from './types';
+
+/** Every resource type this server serves. Adding one: a file here and a migration in db/. */
+export const RESOURCE_DEFINITIONS: readonly ResourceDefinition[] = [PatientDefinition, AuditEventDefinition];
+
+export function definitionOf(type: string): ResourceDefinition | undefined {
+  return RESOURCE_DEFINITIONS.find((d) => d.type === type);
+}

@@ -1,0 +1,33 @@
+import type { SearchColumnType } from '../../../db/resource-table';
+import type { FhirInteraction } from '../../auth/authorize';
+
+export type SearchParamType = SearchColumnType;
+
+/**
+ * One search parameter: its type, and where its values sit in the resource. Paths are dotted
+ * element names with arrays flattened; `telecom[system=phone]` keeps only matching items.
+ */
+export interface SearchParamDef {
+  name: string;
+  type: SearchParamType;
+  paths: string[];
+  /** reference: the resource types a bare id may name (the first is used for `param=id`). */
+  targets?: string[];
+  /** token on a `code` element: the implicit system of its value set. */
+  system?: string;
+  description?: string;
+}
+
+/** A resource type, described once; the generic engine serves everything else. */
+export interface ResourceDefinition {
+  type: string;
+  table: string;
+  /** `self` for Patient; otherwise the reference paths whose `Patient/x` places a row in x's compartment. */
+  compartment: 'self' | { paths: string[] };
+  interactions: readonly FhirInteraction[];
+  search: SearchParamDef[];
+  /** The server writes this type itself (AuditEvent): no create/update/delete over REST. */
+  serverWritten?: boolean;
+  /** Canonical URL of our profile for this type, enforced on write. */
+  profile?: string;
+}

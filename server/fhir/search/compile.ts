@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import { searchColumnName } from '../../../db/resource-table';
+import { isUuid } from '../../tenancy/with-clinic';
+import type { ResourceDefinition } from '../resources/types';
+import { SEP } from './extract';
+import type { Criterion, DatePrefix, ParsedSearch } from './parse';
+import { normalizeString } from './values';
+
+type Where = { sql: string; bindings: unknown[] };
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** A date comparison of a stored [lo, hi) span with a searched [lo, hi) span, per FHIR prefixes. */
+function dateClause(lo: string, hi: string, d: { prefix: DatePrefix; lo: Date; hi: Date }): Where {
+  switch (d.prefix) {
+    case 'eq': return { sql: `(${lo} >= ? and ${hi} <= ?)`, bindings: [d.lo, d.hi] };
+    case 'ne': return { sql: `not (${lo} >= ? and ${hi} <= ?)`, bindings: [d.lo, d.hi] };
+    case 'gt': return { sql: `${hi} > ?`, bindings: [d.hi] };
+    case 'lt': return { sql: `${lo} < ?`, bindings: [d.lo] };
+    case 'ge': return { sql: `${hi} > ?`, bindings: [d.lo] };
+    case 'le': return { sql: `${lo} < ?`, bindings: [d.hi] };
+    case 'sa': return { sql: `${lo} >= ?`, bindings: [d.hi] };
+    case 'eb': return { sql: `${hi} <= ?`, bindings: [d.lo] };
+  }
+}
+
+function tokenEntry(v: string): string {
+  return v; // stored entries are `system|code`, `system|` and bare `code`: the search value matches one as is
+}
+
+function referenceEntry(c: Criterion, v: string, fhirBase: string): string {
+  const local = v.startsWith(`${fhirBase}/`) ? v.slice(fhirBase.length + 1) : v;
+  if (c.typeModifier) return `${c.typeModifier}/${local}`;
+  const targets = 'targets' in c.param ? c.param.targets : undefined;
+  if (!local.includes('/') && targets?.length === 1) return `${targets[0]}/${local}`;
+  return local;
+}
+
+function clause(c: Criterion, fhirBase: string): Where {
+  const p = c.param;
+  if (p.name === '_id') {
+    const ids = c.values.filter(isUuid);
+    return ids.length ? { sql: 'id = any(?::uuid[])', bindings: [ids] } : { sql: 'false', bindings: [] };
+  }
+  if (p.name === '_lastUpdated') {
+    const parts = (c.dates ?? []).map((d) => dateClause('last_updated', "last_updated + interval '1 millisecond'", d));
+    return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
+  }
+  const col = searchColumnName(p.name);
+  if (c.modifier === 'missing') {
+    const target = p.type === 'date' ? `${col}_lo` : col;
+    return { sql: `${target} is ${c.values[0] === 'true' ? '' : 'not '}null`, bindings: [] };
+  }
+  switch (p.type) {
+    case 'string': {
+      if (c.modifier === 'exact') return { sql: `${col}_exact && ?::text[]`, bindings: [c.values] };
+      const parts = c.values.map((v) => c.modifier === 'contains'
+        ? `%${likeEscape(normalizeString(v))}%`
+        : `%${SEP}${likeEscape(normalizeString(v))}%`);
+      return { sql: `(${parts.map(() => `${col} like ?`).join(' or ')})`, bindings: parts };
+    }
+    case 'token': {
+      const entries = c.values.map(tokenEntry);
+      if (c.modifier === 'not') return { sql: `not (coalesce(${col}, '{}') && ?::text[])`, bindings: [entries] };
+      return { sql: `${col} && ?::text[]`, bindings: [entries] };
+    }
+    case 'reference':
+      return { sql: `${col} && ?::text[]`, bindings: [c.values.map((v) => referenceEntry(c, v, fhirBase))] };
+    case 'date': {
+      const parts = (c.dates ?? []).map((d) => dateClause(`${col}_lo`, `${col}_hi`, d));
+      return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
+    }
+  }
+}
+
+/** Applies the criteria of a parsed search to a query on the type's table (RLS adds the clinic). */
+export function applyCriteria(q: Knex.QueryBuilder, criteria: Criterion[], fhirBase: string): Knex.QueryBuilder {
+  for (const c of criteria) {
+    const w = clause(c, fhirBase);
+    q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
+  }
+  return q;
+}
+
+/** ORDER BY for `_sort`, always ending on id so paging is stable. */
+export function applySort(q: Knex.QueryBuilder, def: ResourceDefinition, sort: ParsedSearch['sort']): Knex.QueryBuilder {
+  for (const s of sort) {
+    const dir = s.desc ? 'desc' : 'asc';
+    if (s.name === '_lastUpdated') q.orderBy('last_updated', dir);
+    else if (s.name === '_id') q.orderBy('id', dir);
+    else {
+      const p = def.search.find((x) => x.name === s.name);
+      const col = searchColumnName(s.name);
+      q.orderByRaw(`${p?.type === 'date' ? (s.desc ? `${col}_hi` : `${col}_lo`) : col} ${dir} nulls last`);
+    }
+  }
+  if (!sort.length) q.orderBy('last_updated', 'desc');
+  return q.orderBy('id', 'asc');
+}

@@ -1,0 +1,12 @@
+import type { AccessContext } from '../tenancy/access-context';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** Set by the authenticate middleware from a verified token. */
+      access?: AccessContext;
+      requestId?: string;
+    }
+  }
+}
+export {};

@@ -1,0 +1,20 @@
+import type { ParsedScope } from '../auth/scopes';
+
+/** Who is asking, as established by a verified token. Built by auth/, consumed everywhere after. */
+export interface AccessContext {
+  userId: string;
+  clinicId: string;
+  /** Patient in context (SMART `patient` claim). */
+  patientId?: string;
+  clientId?: string;
+  fhirUser?: string;
+  tokenId?: string;
+  scopes: readonly ParsedScope[];
+  scopeText: string;
+}
+
+/** The acting user's role at the clinic, read in the same round trip that opens the transaction. */
+export interface Membership {
+  role: string;
+  permissions: unknown;
+}

@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import { actor, api, FHIR, patientBody } from '../helpers/server';
+
+interface Audit { action: string; outcome: string; subtype: Array<{ code: string }>; type: { code: string }; agent: Array<{ altId?: string; requestor: boolean }>; entity: Array<{ what?: { reference?: string }; role?: { code: string } }>; source: { observer: { display: string } } }
+
+describe('Audit trail of Patient interactions', () => {
+  let doctor: Awaited<ReturnType<typeof actor>>;
+  let officer: Awaited<ReturnType<typeof actor>>;
+  let patientId: string;
+
+  before(async () => {
+    doctor = await actor('doctor');
+    officer = await actor('compliance-officer', 'user/AuditEvent.rs', doctor.clinic);
+    const c = await api();
+    const created = await c.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(JSON.stringify(patientBody('Audited')));
+    patientId = created.body.id;
+    await c.get(`/fhir/Patient/${patientId}`).set(doctor.auth);
+    await c.get(`/fhir/Patient/${patientId}/_history/1`).set(doctor.auth);
+    await c.put(`/fhir/Patient/${patientId}`).set(doctor.auth).set('Content-Type', FHIR).send(JSON.stringify({ ...patientBody('Audited2'), id: patientId }));
+    await c.get(`/fhir/Patient?_id=${patientId}`).set(doctor.auth);
+    await c.get(`/fhir/Patient/${patientId}/_history`).set(doctor.auth);
+    await c.delete(`/fhir/Patient/${patientId}`).set(doctor.auth);
+    await c.get(`/fhir/Patient/${patientId}`).set(doctor.auth); // 410
+  });
+
+  async function trail(q: string): Promise<Audit[]> {
+    const res = await (await api()).get(`/fhir/AuditEvent?${q}&_count=100`).set(officer.auth);
+    expect(res.status, res.text).to.equal(200);
+    return (res.body.entry ?? []).map((e: { resource: Audit }) => e.resource);
+  }
+
+  it('every interaction on the patient left a BALP-shaped AuditEvent', async () => {
+    const events = await trail(`patient=${patientId}`);
+    const seen = events.map((e) => `${e.subtype[0].code}:${e.action}:${e.outcome}`);
+    expect(seen).to.include.members(['create:C:0', 'read:R:0', 'vread:R:0', 'update:U:0', 'search-type:E:0', 'history-instance:R:0', 'delete:D:0', 'read:R:4']);
+    const read = events.find((e) => e.subtype[0].code === 'read' && e.outcome === '0') as Audit;
+    expect(read.type.code).to.equal('rest');
+    expect(read.agent[0].altId).to.equal(doctor.user);
+    expect(read.agent[0].requestor).to.equal(true);
+    expect(read.source.observer.display).to.equal('clinic-fhir-server');
+    expect(read.entity.some((x) => x.what?.reference === `Patient/${patientId}` && x.role?.code === '1')).to.equal(true);
+  });
+
+  it('a compliance officer narrows by agent, action, outcome and date', async () => {
+    expect((await trail(`patient=${patientId}&agent=${doctor.user}&action=C`)).map((e) => e.action)).to.deep.equal(['C']);
+    expect((await trail(`patient=${patientId}&outcome=4`)).every((e) => e.outcome === '4')).to.equal(true);
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await trail(`patient=${patientId}&date=ge${today}`)).length).to.be.greaterThan(5);
+    expect(await trail(`patient=${patientId}&date=lt2000-01-01`)).to.deep.equal([]);
+  });
+
+  it('AuditEvent cannot be written over REST (405), by anyone', async () => {
+    const c = await api();
+    const admin = await actor('clinic-admin', 'user/*.cruds', doctor.clinic);
+    const res = await c.post('/fhir/AuditEvent').set(admin.auth).set('Content-Type', FHIR).send('{}');
+    expect(res.status).to.equal(405);
+    expect(res.body.resourceType).to.equal('OperationOutcome');
+  });
+
+  it("a doctor may not read the audit trail; another clinic's officer sees none of it", async () => {
+    const c = await api();
+    expect((await c.get('/fhir/AuditEvent').set(doctor.auth)).status).to.equal(403);
+    const stranger = await actor('compliance-officer', 'user/AuditEvent.rs');
+    const res = await c.get(`/fhir/AuditEvent?patient=${patientId}`).set(stranger.auth);
+    expect(res.status).to.equal(200);
+    expect(res.body.entry ?? []).to.have.length(0);
+  });
+});
