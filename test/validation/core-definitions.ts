@@ -37,12 +37,26 @@ export function coreDefinitions(): Map<string, CoreDefinition> {
   return result;
 }
 
-/** The JSON schema's definition name for an element's parent: Appointment.participant -> Appointment_Participant. */
-export function schemaDefinitionName(parentPath: string): string {
-  const parts = parentPath.split('.');
-  if (parts.length === 1) return parts[0];
+type SchemaDefinitions = Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
+
+/**
+ * The JSON schema's definition for an element path: Appointment.participant -> Appointment_Participant.
+ * Backbone names clash (CodeSystem.property, CodeSystem.concept.property), so the schema numbers them
+ * (CodeSystem_Property1): the right one is the candidate that has every child element of the path.
+ */
+export function schemaDefinitionName(path: string, sd: CoreDefinition, definitions: SchemaDefinitions): string | undefined {
+  const parts = path.split('.');
   const last = parts[parts.length - 1];
-  return `${parts[0]}_${last[0].toUpperCase()}${last.slice(1)}`;
+  const base = parts.length === 1 ? parts[0] : `${parts[0]}_${last[0].toUpperCase()}${last.slice(1)}`;
+  const children = (sd.snapshot?.element ?? [])
+    .filter((e) => e.path.startsWith(`${path}.`) && !e.path.slice(path.length + 1).includes('.'))
+    .map((e) => e.path.slice(path.length + 1).replace('[x]', ''));
+  for (let n = 0; definitions[n === 0 ? base : `${base}${n}`]; n++) {
+    const name = n === 0 ? base : `${base}${n}`;
+    const props = Object.keys(definitions[name].properties ?? {});
+    if (children.every((child) => props.some((p) => p === child || p.startsWith(child)))) return name;
+  }
+  return undefined;
 }
 
 export interface RequiredTables {
@@ -54,16 +68,16 @@ export interface RequiredTables {
  * Elements with min >= 1 that the JSON schema cannot require: primitives (their value may sit in `_x`)
  * and choices (spread over several properties). Complex required elements are already in the schema.
  */
-export function deriveRequiredTables(schemaDefinitions: Record<string, { properties?: object; required?: string[] }>): RequiredTables {
+export function deriveRequiredTables(schemaDefinitions: SchemaDefinitions): RequiredTables {
   const tables: RequiredTables = { primitives: {}, choices: {} };
   for (const sd of coreDefinitions().values()) {
     for (const element of sd.snapshot?.element ?? []) {
       const parts = element.path.split('.');
       if ((element.min ?? 0) < 1 || parts.length < 2 || element.base?.path.split('.')[0] !== sd.type) continue;
       const name = parts.pop() ?? '';
-      const defName = schemaDefinitionName(parts.join('.'));
-      const def = schemaDefinitions[defName];
-      if (!def) continue;
+      const defName = schemaDefinitionName(parts.join('.'), sd, schemaDefinitions);
+      const def = defName ? schemaDefinitions[defName] : undefined;
+      if (!defName || !def) continue;
       if (name.endsWith('[x]')) (tables.choices[defName] ??= []).push(name.slice(0, -3));
       else if (def.properties && name in def.properties && !(def.required ?? []).includes(name)) (tables.primitives[defName] ??= []).push(name);
     }

@@ -100,11 +100,14 @@ export function ajvIssues(errors: readonly ErrorObject[], root: string, data: un
   const kept = collapseAlternatives(errors).filter(
     (e) => !isAlignedNull(e, data) && !(e.keyword === 'pattern' && valueAtPointer(data, e.instancePath) === ''),
   );
-  // A malformed date fails both its pattern and its format: the pattern message already says why.
+  // A wrong JSON type makes the pattern moot; a malformed date fails its pattern and its format,
+  // and the pattern message already says why.
+  const typeAt = new Set(kept.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
   const patternAt = new Set(kept.filter((e) => e.keyword === 'pattern').map((e) => e.instancePath));
   const issues: ValidationIssue[] = [];
   const seen = new Set<string>();
   for (const error of kept) {
+    if (['pattern', 'format', 'enum'].includes(error.keyword) && typeAt.has(error.instancePath)) continue;
     if (error.keyword === 'format' && patternAt.has(error.instancePath)) continue;
     const mapped = mapError(error, root, data);
     if (!mapped || seen.has(mapped.diagnostics)) continue;

@@ -19,8 +19,9 @@ function typeSuffixes(definitions: Record<string, JsonObject>, resourceTypes: Re
 }
 
 /**
- * A choice element is a set of at least two sibling properties `prefix<Type>` that share a prefix
- * and the same description; the schema has no other marker for them.
+ * A choice element is a set of at least two sibling single-valued properties `prefix<Type>` with
+ * the same description; the schema has no other marker (reasonCode + reasonReference, both arrays,
+ * are two elements, not a choice).
  */
 export function deriveChoiceGroups(
   definitions: Record<string, JsonObject>,
@@ -34,7 +35,7 @@ export function deriveChoiceGroups(
     const props = properties as Record<string, JsonObject>;
     const byPrefix = new Map<string, string[]>();
     for (const prop of Object.keys(props)) {
-      if (prop.startsWith('_')) continue;
+      if (prop.startsWith('_') || props[prop].type === 'array') continue;
       for (let cut = 1; cut < prop.length; cut++) {
         if (!/[A-Z]/.test(prop[cut]) || !suffixes.has(prop.slice(cut))) continue;
         const prefix = prop.slice(0, cut);

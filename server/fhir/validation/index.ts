@@ -1,6 +1,7 @@
 // Write-time validation of FHIR R4 resources: the official JSON schema, the rules it cannot express,
 // and the clinic profiles in fhir-profiles/. Synchronous; call warmUpValidators() at start-up.
 
+import type { OperationOutcomeIssue } from 'fhir/r4';
 import { ajvIssues } from './ajv-issues';
 import { containedIssues } from './containment';
 import { emptyValueIssues } from './empty-values';
@@ -51,7 +52,7 @@ function coreIssues(resource: JsonObject, type: string, root: string): Validatio
  * Every problem that makes `resource` unfit to store as `expectedType`; [] means valid.
  * Clinic profiles apply to every resource of their type, named in meta.profile or not.
  */
-export function validateResource(resource: unknown, expectedType: ValidatedType): ValidationIssue[] {
+export function validateResource(resource: unknown, expectedType: ValidatedType): OperationOutcomeIssue[] {
   if (!isObject(resource)) {
     return [issue('invalid', expectedType, `expected a JSON object holding a ${expectedType}, got ${describeValue(resource)}`)];
   }
@@ -60,7 +61,11 @@ export function validateResource(resource: unknown, expectedType: ValidatedType)
   }
   const issues = coreIssues(resource, expectedType, expectedType);
   issues.push(...containedIssues(resource, expectedType, coreIssues));
-  for (const profile of clinicProfiles().byType.get(expectedType) ?? []) issues.push(...checkProfile(profile, resource));
+  // A profile restating a core rule (a required binding, a min 1) would report the same fault twice.
+  const reported = new Set(issues.map((i) => `${i.code} ${i.expression[0]}`));
+  for (const profile of clinicProfiles().byType.get(expectedType) ?? []) {
+    issues.push(...checkProfile(profile, resource).filter((i) => !reported.has(`${i.code} ${i.expression[0]}`)));
+  }
   return issues;
 }
 

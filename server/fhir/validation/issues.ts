@@ -1,4 +1,5 @@
-// The one issue shape every validation step produces: a strict subset of R4 OperationOutcome.issue.
+// The one issue shape every validation step produces: a strict subset of R4 OperationOutcome.issue
+// (so it is assignable to OperationOutcomeIssue from fhir/r4).
 
 export type IssueCode = 'structure' | 'value' | 'required' | 'invariant' | 'invalid';
 

@@ -15,9 +15,12 @@ export function hasElement(node: JsonObject, name: string): boolean {
   return present(node[name]) || present(node[`_${name}`]);
 }
 
-// True when some `prefix<Type>` property (a choice variant such as valueQuantity) is present.
+// True when some `prefix<Type>` property (a choice variant such as valueQuantity), or its `_` twin, is present.
 export function hasChoice(node: JsonObject, prefix: string): boolean {
-  return Object.keys(node).some((key) => key.length > prefix.length && key.startsWith(prefix) && /[A-Z]/.test(key[prefix.length]));
+  return Object.keys(node).some((raw) => {
+    const key = raw.startsWith('_') ? raw.slice(1) : raw;
+    return key.length > prefix.length && key.startsWith(prefix) && /[A-Z]/.test(key[prefix.length]);
+  });
 }
 
 export function stringAt(node: JsonObject, name: string): string | undefined {

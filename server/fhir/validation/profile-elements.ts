@@ -120,7 +120,8 @@ export function compileProfile(profile: StoredProfile, valueSets: ReadonlyMap<st
   const elements = arrayAt(differential, 'element').filter(isObject);
   const rules = elements.map((el) => compileElement(el, profile, valueSets, profileTypes)).filter((rule) => rule.segments.length > 0);
   const byId = new Map(rules.map((rule) => [rule.id, rule]));
-  const slicings = new Map(elements.filter((el) => isObject(el.slicing)).map((el) => [stringAt(el, 'id') ?? '', el.slicing as JsonObject]));
+  const slicings = new Map<string, JsonObject>();
+  for (const el of elements) if (isObject(el.slicing)) slicings.set(stringAt(el, 'id') ?? '', el.slicing);
   const slices = new Map<string, SliceMatcher>();
   for (const el of elements.filter((e) => typeof e.sliceName === 'string')) {
     const sliceId = stringAt(el, 'id') ?? '';
@@ -128,6 +129,7 @@ export function compileProfile(profile: StoredProfile, valueSets: ReadonlyMap<st
     const slicing = slicings.get(sliceId.slice(0, sliceId.lastIndexOf(':')));
     if (!slicing || slicing.rules !== 'open') throw new Error(`${where}: needs open slicing on its base element`);
     const tests = arrayAt(slicing, 'discriminator').map((d) => discriminatorTest(d, sliceId, byId, where));
+    if (tests.length === 0) throw new Error(`${where}: slicing needs a discriminator`);
     slices.set(sliceId, (item, container) => tests.every((test) => test(item, container)));
   }
   return { id: profile.id, url: profile.url, type: profile.type, rules, slices };

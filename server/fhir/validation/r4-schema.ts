@@ -1,18 +1,17 @@
-// The official FHIR R4 JSON schema under ajv 8: made fast to compile, and taught (through one
-// format per date type and one keyword) the rules plain JSON Schema cannot express.
+// The official FHIR R4 JSON schema under ajv 8: patched (schema-patches.ts), then taught through
+// one format per date type and one keyword the rules plain JSON Schema cannot express.
 
 import { readFileSync } from 'node:fs';
 import Ajv, { type KeywordDefinition, type SchemaValidateFunction, type ValidateFunction } from 'ajv';
 import draft06MetaSchema from 'ajv/dist/refs/json-schema-draft-06.json';
 import { deriveChoiceGroups } from './choice-groups';
-import { temporalProblem, type TemporalKind } from './datetime';
+import { temporalProblem } from './datetime';
 import { definitionsWithRules, makeElementRules, type ElementRules } from './element-rules';
 import { isObject, type JsonObject } from './json';
+import { patchDefinitions, TEMPORAL_KINDS } from './schema-patches';
 
 export const RULES_KEYWORD = 'fhirRules';
 const SCHEMA_ID = 'fhir-r4';
-const CONTAINED_REF = '#/definitions/ResourceList';
-const TEMPORAL_KINDS: readonly TemporalKind[] = ['date', 'dateTime', 'instant', 'time'];
 
 interface R4Schema {
   ajv: Ajv;
@@ -29,44 +28,6 @@ function readOfficialSchema(): JsonObject {
     throw new Error(`${file} is not the FHIR R4 JSON schema`);
   }
   return parsed;
-}
-
-// Each `contained` item refers to all 146 resource types, which makes a naive compile take seconds;
-// contained resources are validated one by one, by their own type, in containment.ts instead.
-function cutContained(node: unknown): void {
-  if (Array.isArray(node)) node.forEach(cutContained);
-  if (!isObject(node)) return;
-  if (node.$ref === CONTAINED_REF) {
-    delete node.$ref;
-    node.type = 'object';
-  }
-  Object.values(node).forEach(cutContained);
-}
-
-// Date-typed values appear both as $refs to the primitive and as inline copies of its pattern
-// (choice variants such as deceasedDateTime), so formats are attached wherever the pattern is.
-function attachTemporalFormats(node: unknown, kindByPattern: ReadonlyMap<string, TemporalKind>): void {
-  if (Array.isArray(node)) node.forEach((child) => attachTemporalFormats(child, kindByPattern));
-  if (!isObject(node)) return;
-  const kind = typeof node.pattern === 'string' ? kindByPattern.get(node.pattern) : undefined;
-  if (kind) node.format = `fhir-${kind}`;
-  Object.values(node).forEach((child) => attachTemporalFormats(child, kindByPattern));
-}
-
-// The schema types integers as JSON numbers with a string pattern, which ajv never applies to a
-// number: 1.5 or -3 would pass as a positiveInt. FHIR integers are 32-bit.
-const INTEGER_BOUNDS: Record<string, { minimum: number; maximum: number }> = {
-  integer: { minimum: -2147483648, maximum: 2147483647 },
-  unsignedInt: { minimum: 0, maximum: 2147483647 },
-  positiveInt: { minimum: 1, maximum: 2147483647 },
-};
-
-function attachIntegerBounds(node: unknown, boundsByPattern: ReadonlyMap<string, { minimum: number; maximum: number }>): void {
-  if (Array.isArray(node)) node.forEach((child) => attachIntegerBounds(child, boundsByPattern));
-  if (!isObject(node)) return;
-  const bounds = typeof node.pattern === 'string' && node.type === 'number' ? boundsByPattern.get(node.pattern) : undefined;
-  if (bounds) Object.assign(node, { type: 'integer' }, bounds);
-  Object.values(node).forEach((child) => attachIntegerBounds(child, boundsByPattern));
 }
 
 function primitivePatterns(definitions: Record<string, JsonObject>): Map<string, string> {
@@ -105,14 +66,8 @@ function load(): R4Schema {
   delete schema.oneOf;
   delete schema.discriminator;
   schema.$id = SCHEMA_ID;
-  cutContained(definitions);
-
   const primitivesByPattern = primitivePatterns(definitions);
-  const kindByPattern = new Map<string, TemporalKind>();
-  for (const kind of TEMPORAL_KINDS) kindByPattern.set(String(definitions[kind].pattern), kind);
-  attachTemporalFormats(definitions, kindByPattern);
-  const boundsByPattern = new Map(Object.entries(INTEGER_BOUNDS).map(([name, bounds]) => [String(definitions[name].pattern), bounds]));
-  attachIntegerBounds(definitions, boundsByPattern);
+  patchDefinitions(definitions);
 
   const choiceGroups = deriveChoiceGroups(definitions, resourceTypes);
   for (const name of definitionsWithRules(choiceGroups)) {
