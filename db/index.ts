@@ -6,7 +6,7 @@ import type { Config } from '../server/config';
 import { persistentSecret } from '../server/secrets';
 import { portBusy, startEmbeddedPostgres } from './embedded';
 import { migrationSource } from './migrations';
-import { APP_ROLE, OWNER_ROLE } from './roles';
+import { APP_ROLE, AUTH_ROLE, OWNER_ROLE } from './roles';
 
 export interface Database {
   /** Pool of the runtime login: every request goes through it, inside `withClinic`. */
@@ -59,6 +59,9 @@ export async function provisionRuntimeLogin(adminUrl: string, user: string, pass
     await client.query(`grant connect on database ${client.escapeIdentifier(db)} to ${ident}`);
     await client.query(`grant usage on schema public to ${ident}`);
     await client.query(`grant execute on function app_begin(uuid, uuid, uuid) to ${ident}`);
+    // The authorization server's role (switched to per transaction), and the revoked-token check.
+    await client.query(`grant ${AUTH_ROLE} to ${ident}`);
+    await client.query(`grant execute on function oauth_token_revoked(text) to ${ident}`);
   } finally {
     await client.end();
   }

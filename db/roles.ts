@@ -10,3 +10,5 @@ export const OWNER_ROLE = 'fhir_owner';
 export const APP_ROLE = 'fhir_app';
 /** NOLOGIN; held by the migration account only: manages clinics, users and roles (admin CLI). */
 export const ADMIN_ROLE = 'fhir_admin';
+/** NOLOGIN; the built-in authorization server: OAuth tables and read-only tenancy, no clinical tables. */
+export const AUTH_ROLE = 'fhir_auth';

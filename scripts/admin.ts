@@ -9,35 +9,57 @@ import {
   AdminError, createClinic, createUser, isActiveMember, listClinics, listRoles, listUsers,
   setRolePermissions, setUserDisabled, setUserRole,
 } from '../server/admin/tenancy';
-import { loadOrCreateSigningKey } from '../server/auth/keys';
+import {
+  adminSigningKey, createLaunch, createOAuthClient, enrollMfa, listOAuthClients, readJwksFile, setClientDisabled,
+  setUserPassword, unlockUser,
+} from '../server/admin/oauth';
 import { mintAccessToken } from '../server/auth/tokens';
 import { ConfigError, loadConfig } from '../server/config';
+import { PASSWORD_MIN_LENGTH } from '../server/oauth/credentials';
+import { rotateSigningKey } from '../server/oauth/signing-keys';
 
 const USAGE = `usage: npm run --silent admin -- <command> [options]
   clinic create --name NAME
   clinic list
-  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME]
+  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P]
   user list --clinic ID
   user set-role --clinic ID --user ID --role ROLE
   user disable --user ID [--clinic ID]      (without --clinic: every clinic)
   user enable --user ID [--clinic ID]
+  user set-password --user ID --password P
+  user mfa-enroll --user ID                 (prints the TOTP secret and otpauth URI)
+  user unlock --user ID                     (lifts a sign-in lockout)
+  client create --clinic ID --name N --type public|confidential-asymmetric --scope "..."
+                [--redirect-uri URI...] [--jwks-file F | --jwks-url U] [--role ROLE]
+                (--role: what system/ scopes act as at the clinic; required with system/ scopes)
+  client list [--clinic ID]
+  client disable --client ID | client enable --client ID
+  launch create --clinic ID --user ID [--patient ID] [--client ID]   (EHR launch value)
+  key rotate [--propagate SECONDS]          (new signing key; old one stays published until its tokens expire)
   role list --clinic ID
   role set-permissions --clinic ID --role ROLE (--json '{...}' | --file tree.json)
   token --clinic ID --user ID --scope "user/*.cruds" [--patient ID] [--fhir-user Practitioner/x] [--ttl SECONDS]`;
 
-function parseArgs(argv: string[]): { words: string[]; opts: Record<string, string> } {
+// Options that take several values: `--redirect-uri A B` or `--redirect-uri A --redirect-uri B`.
+const MULTI = new Set(['redirect-uri']);
+
+function parseArgs(argv: string[]): { words: string[]; opts: Record<string, string>; lists: Record<string, string[]> } {
   const words: string[] = [];
   const opts: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith('--')) {
+      const name = a.slice(2);
       const v = argv[i + 1];
       if (v === undefined || v.startsWith('--')) throw new AdminError(`${a} needs a value`);
-      opts[a.slice(2)] = v;
+      opts[name] = v;
+      (lists[name] ??= []).push(v);
       i++;
+      while (MULTI.has(name) && argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) lists[name].push(argv[++i]);
     } else words.push(a);
   }
-  return { words, opts };
+  return { words, opts, lists };
 }
 
 const req = (opts: Record<string, string>, name: string): string => {
@@ -47,7 +69,7 @@ const req = (opts: Record<string, string>, name: string): string => {
 };
 
 async function main(): Promise<void> {
-  const { words, opts } = parseArgs(process.argv.slice(2));
+  const { words, opts, lists } = parseArgs(process.argv.slice(2));
   const cmd = words.join(' ');
   if (!cmd || cmd === 'help') { process.stdout.write(`${USAGE}\n`); return; }
   const cfg = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
@@ -55,7 +77,7 @@ async function main(): Promise<void> {
   const admin = knexFactory({ client: 'pg', connection: conn.url, pool: { min: 0, max: 2 } });
   try {
     await migrate(conn.url);
-    const out = await run(cmd, opts, admin, cfg);
+    const out = await run(cmd, opts, admin, cfg, lists);
     process.stdout.write(typeof out === 'string' ? `${out}\n` : `${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await admin.destroy();
@@ -63,11 +85,19 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, cfg: ReturnType<typeof loadConfig>): Promise<unknown> {
+async function run(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, cfg: ReturnType<typeof loadConfig>, lists: Record<string, string[]>): Promise<unknown> {
+  const oauth = await runOAuth(cmd, opts, admin, lists);
+  if (oauth !== undefined) return oauth;
   switch (cmd) {
     case 'clinic create': return createClinic(admin, req(opts, 'name'));
     case 'clinic list': return listClinics(admin);
-    case 'user create': return createUser(admin, { clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name });
+    case 'user create': {
+      // Check the password before creating anyone, so a weak one leaves nothing half-made.
+      if (opts.password !== undefined && opts.password.length < PASSWORD_MIN_LENGTH) throw new AdminError(`--password must be at least ${PASSWORD_MIN_LENGTH} characters`);
+      const user = await createUser(admin, { clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name });
+      if (opts.password !== undefined) await setUserPassword(admin, user.id, opts.password);
+      return { ...user, ...(opts.password !== undefined ? { password: 'set' } : {}) };
+    }
     case 'user list': return listUsers(admin, req(opts, 'clinic'));
     case 'user set-role': return setUserRole(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), role: req(opts, 'role') });
     case 'user disable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: true });
@@ -86,13 +116,40 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
       const ttl = opts.ttl === undefined ? 3600 : Number(opts.ttl);
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) throw new AdminError('--ttl must be an integer number of seconds from 1 to 86400');
       if (!(await isActiveMember(admin, clinicId, userId))) throw new AdminError(`user ${userId} has no active membership at clinic ${clinicId}`);
-      const key = await loadOrCreateSigningKey(cfg.dataDir);
+      const key = await adminSigningKey(admin, cfg.dataDir);
       return mintAccessToken(key, { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim }, {
         clinicId, userId, scope: req(opts, 'scope'), patientId: opts.patient, fhirUser: opts['fhir-user'], ttlSeconds: ttl,
       });
     }
     default:
       throw new AdminError(`unknown command "${cmd}"\n${USAGE}`);
+  }
+}
+
+/** The authorization server's commands (undefined: not one of them). */
+async function runOAuth(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, lists: Record<string, string[]>): Promise<unknown> {
+  switch (cmd) {
+    case 'user set-password': return setUserPassword(admin, req(opts, 'user'), req(opts, 'password'));
+    case 'user mfa-enroll': return enrollMfa(admin, req(opts, 'user'));
+    case 'user unlock': return unlockUser(admin, req(opts, 'user'));
+    case 'client create': {
+      const type = req(opts, 'type');
+      if (type !== 'public' && type !== 'confidential-asymmetric') throw new AdminError('--type must be public or confidential-asymmetric');
+      return createOAuthClient(admin, {
+        clinicId: req(opts, 'clinic'), name: req(opts, 'name'), type, scope: req(opts, 'scope'), role: opts.role,
+        redirectUris: lists['redirect-uri'] ?? [], jwks: opts['jwks-file'] ? readJwksFile(opts['jwks-file']) : undefined, jwksUrl: opts['jwks-url'],
+      });
+    }
+    case 'client list': return listOAuthClients(admin, opts.clinic);
+    case 'client disable': return setClientDisabled(admin, req(opts, 'client'), true);
+    case 'client enable': return setClientDisabled(admin, req(opts, 'client'), false);
+    case 'launch create': return createLaunch(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), patientId: opts.patient, clientId: opts.client });
+    case 'key rotate': {
+      const propagate = opts.propagate === undefined ? 120 : Number(opts.propagate);
+      if (!Number.isInteger(propagate) || propagate < 0 || propagate > 86_400) throw new AdminError('--propagate must be 0 to 86400 seconds');
+      return rotateSigningKey(admin, propagate);
+    }
+    default: return undefined;
   }
 }
 

@@ -3,7 +3,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Knex } from 'knex';
 import { configurePassport } from './auth/authenticate';
-import { jwks, type SigningKey } from './auth/keys';
+import { jwks } from './auth/keys';
 import { requireToken } from './auth/middleware';
 import type { Config } from './config';
 import { capabilityStatement } from './fhir/capability';
@@ -12,11 +12,18 @@ import { notFound } from './http/errors';
 import { errorHandler } from './http/handler';
 import { logger } from './http/logger';
 import { runWithRequest } from './http/request-context';
+import { isRevoked } from './oauth/adapter';
+import { mountOAuth } from './oauth/mount';
+import type { OAuthSecrets } from './oauth/shared-secrets';
+import type { KeyRing } from './oauth/signing-keys';
 
 export interface AppDeps {
   cfg: Config;
   db: Knex;
-  keys: SigningKey[];
+  /** The token signing keys, shared by every node through the database. */
+  keys: KeyRing;
+  /** Cookie and CSRF secrets of the authorization server, shared by every node. */
+  oauthSecrets: OAuthSecrets;
   pageSecret: string;
 }
 
@@ -37,14 +44,15 @@ export function createApp(deps: AppDeps): Express {
     runWithRequest({ requestId, method: req.method, path: req.path, sourceIp: req.ip, userAgent: req.headers['user-agent'], log }, next);
   });
 
-  app.get('/.well-known/jwks.json', (_req, res) => { res.json(jwks(deps.keys)); });
+  app.get('/.well-known/jwks.json', (_req, res) => { res.json(jwks(deps.keys.all())); });
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
 
   const capability = JSON.stringify(capabilityStatement(cfg));
   app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
 
-  const pp = configurePassport(cfg, deps.keys);
+  const pp = configurePassport(cfg, deps.keys, (jti) => isRevoked(db, jti));
   app.use(pp.initialize());
+  mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   app.use('/fhir', requireToken(cfg, pp, db));
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }));

@@ -2,16 +2,22 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { openDatabase, type Database } from '../db';
 import { createApp } from './app';
-import { loadOrCreateSigningKey, type SigningKey } from './auth/keys';
+import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
+import { pruneExpired } from './oauth/adapter';
+import { loadOAuthSecrets, type OAuthSecrets } from './oauth/shared-secrets';
+import { type KeyRing, loadKeyRing } from './oauth/signing-keys';
 import { persistentSecret } from './secrets';
 
 export interface RunningServer {
   cfg: Config;
   db: Database;
+  /** The published signing keys at start, the signing key first (tests mint tokens with [0]). */
   keys: SigningKey[];
+  keyRing: KeyRing;
+  oauthSecrets: OAuthSecrets;
   server: http.Server;
   url: string;
   close(): Promise<void>;
@@ -22,10 +28,17 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
   logger.level = cfg.logLevel;
   const db = await openDatabase(cfg);
   try {
-    const keys = [await loadOrCreateSigningKey(cfg.dataDir)];
+    const keyRing = await loadKeyRing(db.runtime, cfg.dataDir);
+    const oauthSecrets = await loadOAuthSecrets(db.runtime);
     const pageSecret = cfg.pageSecret ?? persistentSecret(cfg.dataDir, 'page-secret');
     warmUpValidators();
-    const app = createApp({ cfg, db: db.runtime, keys, pageSecret });
+    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret });
+    // Another node may rotate keys; expired OAuth artifacts are pruned. Both are safe to lose.
+    const timers = [
+      setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
+      setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
+    ];
+    for (const t of timers) t.unref();
     const server = http.createServer(app);
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
@@ -34,9 +47,10 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     });
     const port = (server.address() as AddressInfo).port;
     return {
-      cfg, db, keys, server,
+      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, server,
       url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`,
       close: async () => {
+        for (const t of timers) clearInterval(t);
         await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
         await db.close();
       },

@@ -23,6 +23,21 @@ export interface Config {
   clinicClaim: string;
   external?: { issuer: string; jwksUrl: string; audience: string };
   pageSecret?: string;
+  oauth: OAuthSettings;
+}
+
+/** The built-in SMART authorization server's policy knobs (see README, "Authorization"). */
+export interface OAuthSettings {
+  /** Lifetime of access tokens issued to apps (authorization code / refresh), seconds. */
+  accessTokenTtl: number;
+  /** Lifetime of backend-services (client_credentials) tokens, seconds. */
+  systemTokenTtl: number;
+  /** Lifetime of offline_access refresh tokens, seconds (online_access ones end with the session). */
+  refreshTokenTtl: number;
+  /** Staff must enter a TOTP code at sign-in (an account without one cannot sign in). */
+  mfaRequired: boolean;
+  /** Session and CSRF cookies carry `Secure` (browsers honour it on https and on loopback http). */
+  cookieSecure: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -37,6 +52,13 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
     throw new ConfigError(`${name}=${raw} is invalid: expected an integer from ${min} to ${max}`);
   }
   return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new ConfigError(`${name}=${raw} is invalid: expected true or false`);
 }
 
 function url(env: Env, name: string): string | undefined {
@@ -96,5 +118,12 @@ export function loadConfig(env: Env = process.env): Config {
     clinicClaim: env.CLINIC_CLAIM || 'clinic',
     external: extIssuer && extJwks && extAud ? { issuer: extIssuer, jwksUrl: extJwks, audience: extAud } : undefined,
     pageSecret,
+    oauth: {
+      accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 60, 3600),
+      systemTokenTtl: int(env, 'SYSTEM_TOKEN_TTL', 300, 60, 3600),
+      refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 86_400, 3600, 365 * 86_400),
+      mfaRequired: bool(env, 'MFA_REQUIRED', true),
+      cookieSecure: bool(env, 'COOKIE_SECURE', true),
+    },
   };
 }

@@ -4,10 +4,12 @@ process.env.NODE_ENV = 'test';
 process.env.LOG_LEVEL = process.env.LOG_LEVEL ?? 'silent';
 
 import { stopTestServer } from './helpers/server';
+import { closeOAuthServer } from './oauth/helpers';
 
 export const mochaHooks = {
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
+    await closeOAuthServer();
     await stopTestServer();
   },
 };

@@ -2,6 +2,10 @@ import type { Knex } from 'knex';
 import * as m001 from './001_roles_and_tenancy';
 import * as m002 from './002_patient';
 import * as m003 from './003_audit_event';
+import * as m004 from './004_appointment';
+import * as m005 from './005_medication_request';
+import * as m006 from './006_document_reference';
+import * as m010 from './010_oauth';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -10,6 +14,10 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['001_roles_and_tenancy', m001],
   ['002_patient', m002],
   ['003_audit_event', m003],
+  ['004_appointment', m004],
+  ['005_medication_request', m005],
+  ['006_document_reference', m006],
+  ['010_oauth', m010],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

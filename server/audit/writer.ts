@@ -1,3 +1,4 @@
+import type { AuditEvent } from 'fhir/r4';
 import type { Knex } from 'knex';
 import { AuditEventDefinition } from '../fhir/resources/audit-event';
 import { extractSearchColumns } from '../fhir/search/extract';
@@ -9,11 +10,15 @@ import { type AuditFacts, buildAuditEvent } from './balp';
  * commit together (no audit row, no data).
  */
 export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Promise<string> {
-  const event = buildAuditEvent(facts);
-  const patients = [...new Set(facts.patientIds ?? [])];
+  return insertAuditEvent(trx, buildAuditEvent(facts), facts.clinicId, facts.patientIds);
+}
+
+/** Appends an AuditEvent already built (e.g. the authorization server's sign-in events). */
+export async function insertAuditEvent(trx: Knex.Transaction, event: AuditEvent & { id: string; recorded: string }, clinicId: string | null, patientIds?: string[]): Promise<string> {
+  const patients = [...new Set(patientIds ?? [])];
   await trx('audit_event').insert({
     id: event.id,
-    clinic_id: facts.clinicId,
+    clinic_id: clinicId,
     version_id: 1,
     last_updated: event.recorded,
     patient_id: patients.length === 1 ? patients[0] : null,

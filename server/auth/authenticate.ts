@@ -19,8 +19,14 @@ export interface AuthFailure {
 type Claims = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-/** Registers the `jwt` passport strategy: our own key, or the configured external issuer's JWKS. */
-export function configurePassport(cfg: Config, ownKeys: SigningKey[]): passport.PassportStatic {
+/** Our own published signing keys (a database-backed ring shared by every node). */
+export interface OwnKeys { find(kid: string | undefined): Promise<SigningKey | undefined> }
+
+/**
+ * Registers the `jwt` passport strategy: our own keys, or the configured external issuer's JWKS.
+ * `isRevoked` denies our own tokens revoked before they expire (RFC 7009).
+ */
+export function configurePassport(cfg: Config, ownKeys: OwnKeys, isRevoked?: (jti: string) => Promise<boolean>): passport.Authenticator {
   const external = cfg.external;
   const remote = external ? createRemoteJWKSet(new URL(external.jwksUrl), { cacheMaxAge: 10 * 60_000 }) : undefined;
   const strategy = new JwtStrategy(
@@ -34,10 +40,11 @@ export function configurePassport(cfg: Config, ownKeys: SigningKey[]): passport.
         try {
           const header = decodeProtectedHeader(raw);
           const claims = decodeJwt(raw);
-          const own = ownKeys.find((k) => k.kid === header.kid);
           if (claims.iss === cfg.tokenIssuer) {
-            if (!own) return done(new Error('unknown signing key'));
-            return done(null, own.publicKey.export({ type: 'spki', format: 'pem' }));
+            ownKeys.find(header.kid)
+              .then((own) => (own ? done(null, own.publicKey.export({ type: 'spki', format: 'pem' })) : done(new Error('unknown signing key'))))
+              .catch(() => done(new Error('unknown signing key')));
+            return;
           }
           if (remote && external && claims.iss === external.issuer) {
             remote({ alg: header.alg, kid: header.kid })
@@ -58,11 +65,16 @@ export function configurePassport(cfg: Config, ownKeys: SigningKey[]): passport.
       if (!aud.includes(expectedAud)) return done(null, false, { message: 'audience invalid' });
       const ctx = toAccessContext(cfg, payload);
       if (typeof ctx === 'string') return done(null, false, { message: ctx });
-      return done(null, ctx);
+      if (!isRevoked || payload.iss !== cfg.tokenIssuer || !ctx.tokenId) return done(null, ctx);
+      isRevoked(ctx.tokenId)
+        .then((revoked) => (revoked ? done(null, false, { message: 'token revoked' }) : done(null, ctx)))
+        .catch((err: unknown) => done(err));
     },
   );
-  passport.use('jwt', strategy);
-  return passport;
+  // One authenticator per app: two apps in one process (tests) must not share a strategy.
+  const pp = new passport.Passport();
+  pp.use('jwt', strategy);
+  return pp;
 }
 
 function toAccessContext(cfg: Config, p: Claims): AccessContext | string {
@@ -90,7 +102,7 @@ export function knownUserOf(cfg: Config, req: Request, info: unknown): AuthFailu
   const message = info instanceof Error ? info.message : typeof info === 'object' && info && 'message' in info ? String((info as { message: unknown }).message) : 'invalid token';
   const reason = /No auth token/i.test(message) ? 'missing bearer token' : message;
   const name = info instanceof Error ? info.name : '';
-  const signatureGood = name === 'TokenExpiredError' || name === 'NotBeforeError' || /audience|issuer|subject|claim|patient/.test(message);
+  const signatureGood = name === 'TokenExpiredError' || name === 'NotBeforeError' || /audience|issuer|subject|claim|patient|revoked/.test(message);
   if (!signatureGood) return { reason };
   try {
     const raw = ExtractJwt.fromAuthHeaderAsBearerToken()(req);

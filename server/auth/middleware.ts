@@ -13,7 +13,7 @@ import { knownUserOf } from './authenticate';
  * `WWW-Authenticate: Bearer`; when its signature was good (the user is known) the refusal is
  * audited in the clinic it named, otherwise as a server-level security event.
  */
-export function requireToken(cfg: Config, pp: passport.PassportStatic, db: Knex) {
+export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex) {
   return (req: Request, res: Response, next: NextFunction): void => {
     pp.authenticate('jwt', { session: false }, (err: unknown, user: AccessContext | false, info: unknown) => {
       if (!err && user) {

@@ -1,6 +1,6 @@
-import type { Request } from 'express';
 import { badRequest, unprocessable, unsupportedMediaType } from '../http/errors';
 import type { FhirResource } from './repository';
+import type { FhirRequest } from './request';
 import { type ValidatedType, validateResource } from './validation';
 import { OperationOutcomeError } from '../http/errors';
 
@@ -11,10 +11,10 @@ const JSON_TYPES = /^application\/(fhir\+)?json\s*(;.*)?$/i;
  * resourceType, valid against the R4 schema, our invariants and profile. Parsed here rather than
  * in a middleware so that every rejection happens inside the audited interaction.
  */
-export function readResourceBody(req: Request, type: string): FhirResource {
+export function readResourceBody(req: FhirRequest, type: string): FhirResource {
   const ct = req.headers['content-type'] ?? '';
   if (!JSON_TYPES.test(ct)) throw unsupportedMediaType(`Content-Type must be application/fhir+json (got ${ct.slice(0, 60) || 'none'})`);
-  const text = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  const text = req.body;
   if (!text.trim()) throw badRequest('The request body is empty: expected a FHIR resource');
   let parsed: unknown;
   try {
@@ -33,7 +33,7 @@ export function readResourceBody(req: Request, type: string): FhirResource {
 }
 
 /** The version an `If-Match: W/"3"` header asks for. */
-export function ifMatchVersion(req: Request): number | undefined {
+export function ifMatchVersion(req: FhirRequest): number | undefined {
   const h = req.headers['if-match'];
   if (h === undefined) return undefined;
   const m = /^(?:W\/)?"(\d{1,9})"$/.exec(h.trim());

@@ -1,7 +1,10 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import type { Config } from '../config';
+import { smartSecurity } from '../oauth/smart-configuration';
 import { RESOURCE_DEFINITIONS } from './resources';
 import type { ResourceDefinition } from './resources/types';
+import { searchIncludes, searchRevIncludes } from './search/include';
+import { MAX_BUNDLE_ENTRIES } from './transaction/parse';
 
 const CODE_OF: Record<string, CapabilityStatementRestResource['interaction'] extends (infer I)[] | undefined ? I extends { code: infer C } ? C : never : never> = {
   read: 'read', vread: 'vread', 'history-instance': 'history-instance', 'history-type': 'history-type',
@@ -17,10 +20,13 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     versioning: 'versioned',
     readHistory: has('vread'),
     updateCreate: false,
-    conditionalCreate: false,
-    conditionalUpdate: false,
-    conditionalDelete: 'not-supported',
+    // Conditional interactions ride on create/update/delete plus search (see handlers/criteria.ts).
+    conditionalCreate: has('create') && has('search'),
+    conditionalUpdate: has('update') && has('search'),
+    conditionalDelete: has('delete') && has('search') ? 'single' : 'not-supported',
     ...(has('read') ? { conditionalRead: 'not-supported' as const } : {}),
+    ...(has('search') && searchIncludes(def).length ? { searchInclude: searchIncludes(def) } : {}),
+    ...(has('search') && searchRevIncludes(def).length ? { searchRevInclude: searchRevIncludes(def) } : {}),
     searchParam: [
       { name: '_id', type: 'token', documentation: 'Logical id of the resource' },
       { name: '_lastUpdated', type: 'date', documentation: 'When the resource version last changed' },
@@ -43,12 +49,12 @@ export function capabilityStatement(cfg: Config): CapabilityStatement {
     format: ['application/fhir+json', 'json'],
     rest: [{
       mode: 'server',
-      security: {
-        cors: false,
-        service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
-        description: 'Bearer JWT (ES256/RS256) carrying SMART v1/v2 scopes, intersected with the user\'s role at the clinic; clinic isolation by PostgreSQL Row Level Security.',
-      },
+      security: smartSecurity(cfg),
       resource: RESOURCE_DEFINITIONS.map(resourceEntry),
+      interaction: [
+        { code: 'batch', documentation: `POST [base] with a batch Bundle of at most ${MAX_BUNDLE_ENTRIES} entries; each entry runs and is audited on its own` },
+        { code: 'transaction', documentation: `POST [base] with a transaction Bundle of at most ${MAX_BUNDLE_ENTRIES} entries: all or nothing in one database transaction, urn:uuid references resolved` },
+      ],
     }],
   };
 }

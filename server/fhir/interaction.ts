@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import type { Knex } from 'knex';
 import type { AuditFacts } from '../audit/balp';
 import { recordAudit, writeAudit } from '../audit/writer';
@@ -10,6 +9,7 @@ import { currentRequest } from '../http/request-context';
 import type { AccessContext, Membership } from '../tenancy/access-context';
 import { withClinic } from '../tenancy/with-clinic';
 import { Repository } from './repository';
+import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
 
 export interface FhirDeps {
@@ -18,23 +18,55 @@ export interface FhirDeps {
   pageSecret: string;
 }
 
+/** What the AuditEvent of an interaction should name, as the handler learned it. */
+export interface AuditNote {
+  resourceId?: string;
+  versionId?: string;
+  patientIds?: string[];
+  /** The interaction that actually happened, when it differs (a conditional update that created). */
+  interaction?: FhirInteraction;
+  /** The search criteria used (searches and conditional interactions). */
+  query?: string;
+  /** Types whose resources were withheld (e.g. includes the caller may not read): each is audited as a refusal. */
+  withheld?: Array<{ resourceType: string; reason: string }>;
+}
+
 /** What a handler answers; `audit` names what was touched, for the AuditEvent. */
 export interface FhirResult {
   status: number;
   body?: string;
   headers?: Record<string, string>;
-  audit?: { resourceId?: string; versionId?: string; patientIds?: string[] };
+  audit?: AuditNote;
 }
 
-export interface InteractionContext {
+/** One caller's open RLS transaction: what every interaction run inside it shares. */
+export interface ClinicScope {
   deps: FhirDeps;
-  def: ResourceDefinition;
-  req: Request;
   access: AccessContext;
+  /** NULL when the user has no active membership at the clinic. */
+  membership: Membership | null;
+  trx: Knex.Transaction;
+  /** The patient compartment RLS enforces in this transaction (app.patient_id), if any. */
+  compartmentPatientId?: string;
+}
+
+export interface InteractionContext extends ClinicScope {
+  def: ResourceDefinition;
+  req: FhirRequest;
   membership: Membership;
   decision: Decision;
   repo: Repository;
-  trx: Knex.Transaction;
+}
+
+export type Handler = (ctx: InteractionContext) => Promise<FhirResult>;
+
+/** The outcome of one interaction and the AuditEvents it owes; the caller decides where they are written. */
+export interface Performed {
+  result?: FhirResult;
+  error?: OperationOutcomeError;
+  audits: AuditFacts[];
+  /** A database error aborted the (savepoint-less) transaction: audit only after a rollback. */
+  aborted?: boolean;
 }
 
 const SUBTYPE: Record<FhirInteraction, string> = {
@@ -44,11 +76,117 @@ const SUBTYPE: Record<FhirInteraction, string> = {
 const ACTION: Record<FhirInteraction, AuditFacts['action']> = {
   read: 'R', vread: 'R', 'history-instance': 'R', 'history-type': 'R', search: 'E', create: 'C', update: 'U', patch: 'U', delete: 'D',
 };
-class AbortedByClientError extends Error {
-  constructor(readonly mapped: OperationOutcomeError, readonly roleName: string) { super(mapped.message); }
+export const WRITES: ReadonlySet<FhirInteraction> = new Set<FhirInteraction>(['create', 'update', 'patch', 'delete']);
+
+/** The facts every AuditEvent of this caller shares (who, from where, which request). */
+export function callerFacts(access: AccessContext, interaction: string, action: AuditFacts['action']): AuditFacts {
+  const info = currentRequest();
+  return {
+    interaction, action, outcome: '0',
+    clinicId: access.clinicId, userId: access.userId, clientId: access.clientId, fhirUser: access.fhirUser,
+    sourceIp: info?.sourceIp, requestId: info?.requestId,
+  };
 }
 
-const WRITES = new Set<FhirInteraction>(['create', 'update', 'patch', 'delete']);
+function interactionFacts(access: AccessContext, req: FhirRequest, def: ResourceDefinition, interaction: FhirInteraction): AuditFacts {
+  const conditional = req.query.length > 0 && (interaction === 'update' || interaction === 'delete');
+  const criteria = interaction === 'search' || conditional
+    ? new URLSearchParams(req.query.map(([k, v]): [string, string] => [k, v])).toString()
+    : req.headers['if-none-exist'];
+  return {
+    ...callerFacts(access, SUBTYPE[interaction], ACTION[interaction]),
+    resourceType: def.type, resourceId: req.params.id, versionId: req.params.vid, query: criteria,
+  };
+}
+
+/** The same question authorize() asks for the request's own type, for another type or interaction. */
+export function permits(ctx: Pick<InteractionContext, 'access' | 'membership'>, type: string, interaction: FhirInteraction): Decision {
+  return authorize({ scopes: ctx.access.scopes, rolePermissions: ctx.membership.permissions, patientId: ctx.access.patientId }, type, interaction);
+}
+
+/**
+ * One interaction inside an open RLS transaction: authorize before any query, run the handler
+ * (inside a savepoint when asked), and say which AuditEvents it owes. Used alone (runInteraction)
+ * and per entry of a batch or transaction Bundle.
+ */
+export async function performInteraction(
+  scope: ClinicScope, req: FhirRequest, def: ResourceDefinition, interaction: FhirInteraction, handler: Handler,
+  opts: { savepoint: boolean },
+): Promise<Performed> {
+  const facts = interactionFacts(scope.access, req, def, interaction);
+  const { membership } = scope;
+  const refuse = (error: OperationOutcomeError, aborted = false): Performed => ({
+    error, aborted, audits: [{ ...facts, roleName: membership?.role, outcome: '4', outcomeDesc: error.message }],
+  });
+  if (!membership) return refuse(forbidden('The user has no active membership at this clinic'));
+  const decision = permits({ access: scope.access, membership }, def.type, interaction);
+  if (!decision.allowed) return refuse(forbidden(`Access denied: ${decision.reason ?? 'not permitted'}`));
+  if (decision.constraints && interaction !== 'search') return refuse(forbidden('Access denied: granular scopes are honoured on search only'));
+  // RLS confines this transaction to one compartment; an interaction needing another cannot run in it.
+  if (decision.compartmentPatientId && decision.compartmentPatientId !== scope.compartmentPatientId) {
+    return refuse(forbidden('Access denied: patient-scoped access cannot run in this context'));
+  }
+  try {
+    const run = (trx: Knex.Transaction) => handler({ ...scope, trx, membership, def, req, decision, repo: new Repository(def, trx, { fhirBase: scope.deps.cfg.fhirBaseUrl }) });
+    const result = opts.savepoint ? await scope.trx.transaction(run) : await run(scope.trx);
+    const { withheld, interaction: actual, ...note } = result.audit ?? {};
+    const done: AuditFacts = {
+      ...facts, ...note, roleName: membership.role, outcome: '0',
+      ...(actual ? { interaction: SUBTYPE[actual], action: ACTION[actual] } : {}),
+    };
+    const refusals = (withheld ?? []).map((w): AuditFacts => ({
+      ...facts, roleName: membership.role, resourceType: w.resourceType, resourceId: undefined, outcome: '4', outcomeDesc: w.reason,
+    }));
+    return { result, audits: [done, ...refusals] };
+  } catch (err) {
+    if (err instanceof OperationOutcomeError) return refuse(err);
+    const mapped = translateDbError(err);
+    if (!mapped) throw err;
+    currentRequest()?.log.warn({ code: (err as { code?: string }).code, msg: (err as Error).message.slice(-200) }, 'database refused a client request');
+    return refuse(mapped, !opts.savepoint);
+  }
+}
+
+export async function writeAudits(trx: Knex.Transaction, audits: readonly AuditFacts[]): Promise<void> {
+  for (const a of audits) await writeAudit(trx, a);
+}
+
+/** Thrown out of withClinic to roll back a transaction a client's bad input aborted. */
+export class AbortedByClientError extends Error {
+  constructor(readonly mapped: OperationOutcomeError, readonly audits: AuditFacts[]) { super(mapped.message); }
+}
+
+/** The compartment a transaction must be confined to, when only patient/ scopes grant the access. */
+export function compartmentFor(access: AccessContext, wants: Array<{ type: string; interaction: FhirInteraction }>): string | undefined {
+  for (const w of wants) {
+    const d = scopeDecision(access, w.type, w.interaction);
+    if (d.allowed && d.compartmentPatientId) return d.compartmentPatientId;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `work` in one RLS transaction of the caller, with the audit guarantees of a request: a client
+ * error that aborted the transaction is audited after the rollback, a server error leaves an
+ * outcome-8 AuditEvent of `failed`.
+ */
+export async function inClinicScope<T>(
+  deps: FhirDeps, access: AccessContext, compartmentPatientId: string | undefined, failed: AuditFacts,
+  work: (scope: ClinicScope) => Promise<T>,
+): Promise<T> {
+  try {
+    return await withClinic(deps.db, { ...access, compartmentPatientId }, ({ trx, membership }) =>
+      work({ deps, access, membership, trx, compartmentPatientId }));
+  } catch (err) {
+    if (err instanceof AbortedByClientError) {
+      for (const a of err.audits) await recordAudit(deps.db, a);
+      throw err.mapped;
+    }
+    // The transaction rolled back: record the serious failure on its own, then let it surface as 500.
+    await recordAudit(deps.db, { ...failed, outcome: '8', outcomeDesc: 'internal error' }).catch(() => undefined);
+    throw err;
+  }
+}
 
 /**
  * Runs one FHIR interaction the only way it may run: authorize before any query, one RLS
@@ -56,59 +194,15 @@ const WRITES = new Set<FhirInteraction>(['create', 'update', 'patch', 'delete'])
  * A refusal or a client error is audited in the same transaction and then thrown.
  */
 export async function runInteraction(
-  deps: FhirDeps, req: Request, def: ResourceDefinition, interaction: FhirInteraction,
-  handler: (ctx: InteractionContext) => Promise<FhirResult>,
+  deps: FhirDeps, access: AccessContext, req: FhirRequest, def: ResourceDefinition, interaction: FhirInteraction, handler: Handler,
 ): Promise<FhirResult> {
-  const access = req.access as AccessContext;
-  const info = currentRequest();
-  const facts: AuditFacts = {
-    interaction: SUBTYPE[interaction], action: ACTION[interaction], outcome: '0',
-    clinicId: access.clinicId, userId: access.userId, clientId: access.clientId, fhirUser: access.fhirUser,
-    sourceIp: info?.sourceIp, resourceType: def.type,
-    resourceId: typeof req.params.id === 'string' ? req.params.id : undefined,
-    versionId: typeof req.params.vid === 'string' ? req.params.vid : undefined,
-    query: interaction === 'search' ? new URLSearchParams(req.query as Record<string, string>).toString() : undefined,
-    requestId: info?.requestId,
-  };
-  const scoped = scopeDecision(access, def.type, interaction);
-  let outcome: { result?: FhirResult; error?: OperationOutcomeError };
-  try {
-    outcome = await withClinic(deps.db, { ...access, compartmentPatientId: scoped.allowed ? scoped.compartmentPatientId : undefined }, async ({ trx, membership }) => {
-      const refuse = async (error: OperationOutcomeError, roleName?: string) => {
-        await writeAudit(trx, { ...facts, roleName, outcome: '4', outcomeDesc: error.message });
-        return { error };
-      };
-      if (!membership) return refuse(forbidden('The user has no active membership at this clinic'));
-      const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, def.type, interaction);
-      if (!decision.allowed) return refuse(forbidden(`Access denied: ${decision.reason ?? 'not permitted'}`), membership.role);
-      if (decision.constraints && interaction !== 'search') {
-        return refuse(forbidden('Access denied: granular scopes are honoured on search only'), membership.role);
-      }
-      try {
-        const run = (t: Knex.Transaction) => handler({ deps, def, req, access, membership, decision, repo: new Repository(def, t), trx: t });
-        const result = WRITES.has(interaction) ? await trx.transaction(run) : await run(trx);
-        await writeAudit(trx, { ...facts, ...result.audit, roleName: membership.role, outcome: '0' });
-        return { result };
-      } catch (err) {
-        if (err instanceof OperationOutcomeError) return refuse(err, membership.role);
-        const mapped = translateDbError(err);
-        if (!mapped) throw err;
-        info?.log.warn({ code: (err as { code?: string }).code, msg: (err as Error).message.slice(-200) }, 'database refused a client request');
-        // A failed statement aborts the transaction (reads run without a savepoint): roll back,
-        // then audit the refusal on its own.
-        if (!WRITES.has(interaction)) throw new AbortedByClientError(mapped, membership.role);
-        return refuse(mapped, membership.role);
-      }
-    });
-  } catch (err) {
-    if (err instanceof AbortedByClientError) {
-      await recordAudit(deps.db, { ...facts, roleName: err.roleName, outcome: '4', outcomeDesc: err.mapped.message });
-      throw err.mapped;
-    }
-    // The transaction rolled back: record the serious failure on its own, then let it surface as 500.
-    await recordAudit(deps.db, { ...facts, outcome: '8', outcomeDesc: 'internal error' }).catch(() => undefined);
-    throw err;
-  }
-  if (outcome.error) throw outcome.error;
-  return outcome.result as FhirResult;
+  const compartment = compartmentFor(access, [{ type: def.type, interaction }]);
+  const performed = await inClinicScope(deps, access, compartment, interactionFacts(access, req, def, interaction), async (scope) => {
+    const p = await performInteraction(scope, req, def, interaction, handler, { savepoint: WRITES.has(interaction) });
+    if (p.aborted && p.error) throw new AbortedByClientError(p.error, p.audits);
+    await writeAudits(scope.trx, p.audits);
+    return p;
+  });
+  if (performed.error) throw performed.error;
+  return performed.result as FhirResult;
 }

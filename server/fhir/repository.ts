@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ResourceDefinition } from './resources/types';
+import { assertReferencesResolve } from './references';
 import { compartmentPatient, extractSearchColumns } from './search/extract';
 
 /** A stored version. `resource` is the JSON text as stored: returned without re-parsing. */
@@ -31,7 +32,8 @@ export type FhirResource = { resourceType: string; id?: string; meta?: Record<st
  * the clinic and the patient compartment; none takes a clinic id.
  */
 export class Repository {
-  constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction) {}
+  /** `fhirBase` makes absolute references to this server count as local ones. */
+  constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction, private readonly opts: { fhirBase?: string } = {}) {}
 
   private columns(table = this.def.table): string[] {
     const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
@@ -58,6 +60,8 @@ export class Repository {
     const lastUpdated = new Date().toISOString();
     const stored: FhirResource = { ...resource, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } };
     const text = JSON.stringify(stored);
+    // Every create, update and patch passes here: references must stay inside the clinic.
+    if (!opts.deleted) await assertReferencesResolve(this.trx, this.def, stored, this.opts.fhirBase);
     const patientId = compartmentPatient(this.def, stored);
     const base: Record<string, unknown> = {
       id, version_id: versionId, last_updated: lastUpdated, deleted: opts.deleted ?? false, resource: text,
@@ -82,6 +86,11 @@ export class Repository {
   /** A query over current, not deleted rows, for the search engine to add criteria to. */
   searchQuery(): Knex.QueryBuilder {
     return this.trx(this.def.table).where(`${this.def.table}.deleted`, false);
+  }
+
+  /** Narrows a query to one patient's compartment, as the RLS compartment policy would. */
+  confineToCompartment(q: Knex.QueryBuilder, patientId: string): Knex.QueryBuilder {
+    return q.where(`${this.def.table}.${this.def.compartment === 'self' ? 'id' : 'patient_id'}`, patientId);
   }
 
   async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {

@@ -1,12 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
-import type { FhirInteraction } from '../auth/authorize';
-import { methodNotAllowed, notFound } from '../http/errors';
-import { history, read, vread } from './handlers/instance';
-import { patch } from './handlers/patch';
-import { search } from './handlers/search';
-import { create, remove, update } from './handlers/write';
-import { type FhirDeps, type FhirResult, type InteractionContext, runInteraction } from './interaction';
-import { RESOURCE_DEFINITIONS, definitionOf } from './resources';
+import type { AccessContext } from '../tenancy/access-context';
+import { runBundle } from './transaction/run';
+import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
+import { fromExpress } from './request';
+import { RESOURCE_DEFINITIONS } from './resources';
+import { definitionFor, FHIR_ROUTES, type FhirRoute } from './routes';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -18,31 +16,21 @@ export function send(res: Response, r: FhirResult): void {
   res.end(r.body);
 }
 
-type Handler = (ctx: InteractionContext) => Promise<FhirResult>;
-
 /** The REST surface of every resource definition, served by one generic engine. */
 export function fhirRouter(deps: FhirDeps): Router {
   const router = express.Router();
-  const route = (interaction: FhirInteraction, handler: Handler) => async (req: Request, res: Response) => {
-    const def = definitionOf(req.params.type as string);
-    if (!def) throw notFound(`Resource type ${String(req.params.type).slice(0, 64)} is not supported by this server`);
-    if (!def.interactions.includes(interaction)) {
-      throw methodNotAllowed(def.serverWritten
-        ? `${def.type} is written by the server itself: ${interaction} is not allowed`
-        : `${interaction} is not supported on ${def.type}`);
-    }
-    send(res, await runInteraction(deps, req, def, interaction, handler));
+  const route = (r: FhirRoute) => async (req: Request, res: Response) => {
+    const def = definitionFor(req.params.type as string, r.interaction);
+    send(res, await runInteraction(deps, req.access as AccessContext, fromExpress(req), def, r.interaction, r.handler));
   };
-  router.get('/:type/_history', route('history-type', history));
-  router.post('/:type/_search', route('search', search));
-  router.get('/:type/:id/_history/:vid', route('vread', vread));
-  router.get('/:type/:id/_history', route('history-instance', history));
-  router.get('/:type/:id', route('read', read));
-  router.put('/:type/:id', route('update', update));
-  router.patch('/:type/:id', route('patch', patch));
-  router.delete('/:type/:id', route('delete', remove));
-  router.get('/:type', route('search', search));
-  router.post('/:type', route('create', create));
+  // batch and transaction Bundles are posted to the base itself.
+  router.post('/', async (req: Request, res: Response) => {
+    send(res, await runBundle(deps, req.access as AccessContext, fromExpress(req)));
+  });
+  for (const r of FHIR_ROUTES) {
+    const method = r.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    router[method](r.path, route(r));
+  }
   return router;
 }
 

@@ -3,6 +3,7 @@ import { isUuid } from '../../tenancy/with-clinic';
 import { bundleText, historyEntry } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
 import type { StoredVersion } from '../repository';
+import { queryValue } from '../request';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -27,7 +28,7 @@ function notModified(ctx: InteractionContext, v: StoredVersion): boolean {
 }
 
 export async function read(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id as string);
+  const id = ourId(ctx.req.params.id);
   const v = await ctx.repo.read(id);
   if (!v) throw notFound(`${ctx.def.type}/${id} is not known`);
   const audit = { resourceId: id, versionId: String(v.versionId), patientIds: v.patientId ? [v.patientId] : [] };
@@ -38,8 +39,8 @@ export async function read(ctx: InteractionContext): Promise<FhirResult> {
 }
 
 export async function vread(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id as string);
-  const vid = ctx.req.params.vid as string;
+  const id = ourId(ctx.req.params.id);
+  const vid = ctx.req.params.vid ?? '';
   if (!/^\d{1,9}$/.test(vid)) throw notFound(`Version ${vid.slice(0, 20)} is not known`);
   const v = await ctx.repo.readVersion(id, Number(vid));
   if (!v) throw notFound(`${ctx.def.type}/${id}/_history/${vid} is not known`);
@@ -51,22 +52,22 @@ export async function vread(ctx: InteractionContext): Promise<FhirResult> {
 }
 
 function sinceOf(ctx: InteractionContext): Date | undefined {
-  const s = ctx.req.query._since;
+  const s = queryValue(ctx.req, '_since');
   if (s === undefined) return undefined;
-  const d = typeof s === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(s) ? new Date(s) : new Date(NaN);
+  const d = /^\d{4}-\d{2}-\d{2}T/.test(s) ? new Date(s) : new Date(NaN);
   if (Number.isNaN(d.getTime())) throw badRequest('_since must be an instant such as 2024-01-01T00:00:00Z');
   return d;
 }
 
 function countOf(ctx: InteractionContext): number {
-  const c = ctx.req.query._count;
+  const c = queryValue(ctx.req, '_count');
   if (c === undefined) return 100;
-  if (typeof c !== 'string' || !/^\d{1,4}$/.test(c) || Number(c) > 1000) throw badRequest('_count must be an integer from 0 to 1000');
+  if (!/^\d{1,4}$/.test(c) || Number(c) > 1000) throw badRequest('_count must be an integer from 0 to 1000');
   return Number(c);
 }
 
 export async function history(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ctx.req.params.id === undefined ? null : ourId(ctx.req.params.id as string);
+  const id = ctx.req.params.id === undefined ? null : ourId(ctx.req.params.id);
   const count = countOf(ctx);
   const versions = await ctx.repo.history(id, { since: sinceOf(ctx), count, offset: 0 });
   if (id && !versions.length) throw notFound(`${ctx.def.type}/${id} is not known`);

@@ -10,13 +10,13 @@ import { writtenResult } from './write';
 
 /** JSON Patch (RFC 6902) on the current version; the result is validated like any update. */
 export async function patch(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id as string);
+  const id = ourId(ctx.req.params.id);
   if (!/^application\/json-patch\+json\s*(;.*)?$/i.test(ctx.req.headers['content-type'] ?? '')) {
     throw unsupportedMediaType('PATCH takes application/json-patch+json');
   }
   let ops: unknown;
   try {
-    ops = JSON.parse(typeof ctx.req.body === 'string' ? ctx.req.body : '');
+    ops = JSON.parse(ctx.req.body);
   } catch {
     throw badRequest('The patch is not valid JSON');
   }

@@ -1,22 +1,21 @@
-import type { Request } from 'express';
-import { badRequest } from '../../http/errors';
+import type { OperationOutcomeIssue } from 'fhir/r4';
+import { badRequest, unsupportedMediaType } from '../../http/errors';
 import { bundleText, type BundleEntryText } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
 import { canonicalQuery, signPage, verifyPage } from '../paging';
+import { type FhirRequest, parseQuery } from '../request';
 import { applyCriteria, applySort } from '../search/compile';
+import { fetchIncludes } from '../search/include';
 import { parseSearch } from '../search/parse';
 
-/** Query parameters as ordered pairs, from the URL or a form-encoded `POST _search` body. */
-export function queryPairs(req: Request): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  const qs = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
-  try {
-    for (const [k, v] of new URLSearchParams(qs)) pairs.push([k, v]);
-    if (req.method === 'POST' && typeof req.body === 'string' && /x-www-form-urlencoded/.test(String(req.headers['content-type']))) {
-      for (const [k, v] of new URLSearchParams(req.body)) pairs.push([k, v]);
+/** Query parameters as ordered pairs, from the URL and a form-encoded `POST _search` body. */
+export function queryPairs(req: FhirRequest): Array<[string, string]> {
+  const pairs: Array<[string, string]> = req.query.map(([k, v]) => [k, v]);
+  if (req.method === 'POST' && req.body) {
+    if (!/^application\/x-www-form-urlencoded\s*(;.*)?$/i.test(req.headers['content-type'] ?? '')) {
+      throw unsupportedMediaType('POST _search takes its parameters as application/x-www-form-urlencoded');
     }
-  } catch {
-    throw badRequest('The query string is malformed');
+    pairs.push(...parseQuery(req.body));
   }
   return pairs;
 }
@@ -33,13 +32,14 @@ function elementsFilter(text: string, elements: string[] | undefined): string {
 
 export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const pairs = queryPairs(ctx.req);
-  const strict = /handling=strict/.test(String(ctx.req.headers.prefer ?? ''));
+  const strict = /handling=strict/.test(ctx.req.headers.prefer ?? '');
   const parsed = parseSearch(ctx.def, pairs, strict);
   for (const constraint of ctx.decision.constraints?.length === 1 ? ctx.decision.constraints : []) {
     // A granular scope (e.g. ?category=x) narrows what this token may search, as extra criteria.
     parsed.criteria.push(...parseSearch(ctx.def, Object.entries(constraint), true).criteria);
   }
   if (ctx.decision.constraints && ctx.decision.constraints.length > 1) throw badRequest('Several granular scopes at once are not supported');
+  const query = new URLSearchParams(parsed.canonical).toString();
 
   const binding = { clinicId: ctx.access.clinicId, userId: ctx.access.userId, canonical: canonicalQuery(parsed.canonical) };
   const page = pairs.find(([k]) => k === '_page');
@@ -54,7 +54,7 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const base = `${ctx.deps.cfg.fhirBaseUrl}/${ctx.def.type}`;
   const selfQuery = parsed.canonical.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   const links = [{ relation: 'self', url: `${base}?${selfQuery}` }];
-  if (parsed.summaryCount) return { status: 200, body: bundleText('searchset', { total, links, entries: [] }), audit: { patientIds: [] } };
+  if (parsed.summaryCount) return { status: 200, body: bundleText('searchset', { total, links, entries: [] }), audit: { patientIds: [], query } };
 
   const rows = await ctx.repo.runSearch(applySort(q, ctx.def, parsed.sort).limit(parsed.count + 1).offset(offset));
   const hasNext = rows.length > parsed.count;
@@ -66,10 +66,16 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const entries: BundleEntryText[] = matches.map((v) => ({
     fullUrl: `${base}/${v.id}`, resource: elementsFilter(v.resource, parsed.elements), search: { mode: 'match' },
   }));
-  if (parsed.ignored.length) {
-    const oo = { resourceType: 'OperationOutcome', issue: parsed.ignored.map((p) => ({ severity: 'warning', code: 'not-supported', diagnostics: `Search parameter ${p} is not supported and was ignored` })) };
-    entries.push({ resource: JSON.stringify(oo), search: { mode: 'outcome' } });
-  }
-  const patientIds = [...new Set(matches.map((v) => v.patientId).filter((p): p is string => !!p))];
-  return { status: 200, body: bundleText('searchset', { total, links, entries }), audit: { patientIds } };
+  const included = await fetchIncludes(ctx, parsed.includes, matches);
+  entries.push(...included.entries);
+
+  const notes: OperationOutcomeIssue[] = [
+    ...parsed.ignored.map((p): OperationOutcomeIssue => ({ severity: 'warning', code: 'not-supported', diagnostics: `Search parameter ${p} is not supported and was ignored` })),
+    ...included.withheld.map((w): OperationOutcomeIssue => ({ severity: 'warning', code: 'suppressed', diagnostics: `Some included resources were withheld: this token may not read ${w.resourceType}` })),
+    ...(included.truncated ? [{ severity: 'warning', code: 'too-costly', diagnostics: 'Included resources were cut off at the server limit: narrow the search or lower _count' } as OperationOutcomeIssue] : []),
+  ];
+  if (notes.length) entries.push({ resource: JSON.stringify({ resourceType: 'OperationOutcome', issue: notes }), search: { mode: 'outcome' } });
+
+  const patientIds = [...new Set([...matches.map((v) => v.patientId), ...included.patientIds].filter((p): p is string => !!p))];
+  return { status: 200, body: bundleText('searchset', { total, links, entries }), audit: { patientIds, query, withheld: included.withheld } };
 }

@@ -1,7 +1,8 @@
 import { badRequest, notFound, preconditionFailed } from '../../http/errors';
 import { ifMatchVersion, readResourceBody } from '../body';
 import type { FhirResult, InteractionContext } from '../interaction';
-import type { StoredVersion } from '../repository';
+import type { FhirResource, StoredVersion } from '../repository';
+import { ifNoneExist } from './criteria';
 import { ourId, resourceHeaders } from './instance';
 
 /** `Prefer: return=minimal|representation|OperationOutcome` (representation by default). */
@@ -30,15 +31,25 @@ export async function create(ctx: InteractionContext): Promise<FhirResult> {
   const resource = readResourceBody(ctx.req, ctx.def.type);
   // The server assigns ids on create; a client id in the body is ignored as FHIR specifies.
   delete resource.id;
+  const criteria = ctx.req.headers['if-none-exist'];
+  if (criteria !== undefined) {
+    const existing = await ifNoneExist(ctx, criteria);
+    if (existing) return writtenResult(ctx, 200, existing);
+  }
   const v = await ctx.repo.write(resource, {});
   return writtenResult(ctx, 201, v);
 }
 
 export async function update(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id as string);
+  const id = ourId(ctx.req.params.id);
   const resource = readResourceBody(ctx.req, ctx.def.type);
   if (resource.id === undefined) throw badRequest('The body must carry the id of the resource being updated', [`${ctx.def.type}.id`]);
   if (typeof resource.id !== 'string' || resource.id.toLowerCase() !== id) throw badRequest(`The id in the body (${String(resource.id).slice(0, 64)}) differs from the id in the URL`, [`${ctx.def.type}.id`]);
+  return updateById(ctx, id, resource);
+}
+
+/** Writes `resource` as the next version of `id`, honouring If-Match. */
+export async function updateById(ctx: InteractionContext, id: string, resource: FhirResource): Promise<FhirResult> {
   const expected = ifMatchVersion(ctx.req);
   const previous = await ctx.repo.read(id, true);
   // Update-as-create is not supported: an unknown id (or one in another clinic) is simply not found.
@@ -46,12 +57,16 @@ export async function update(ctx: InteractionContext): Promise<FhirResult> {
   if (expected !== undefined && expected !== previous.versionId) {
     throw preconditionFailed(`If-Match version ${expected} does not match the current version ${previous.versionId}`);
   }
-  const v = await ctx.repo.write(resource, { id, previous });
+  const v = await ctx.repo.write({ ...resource, id }, { id, previous });
   return writtenResult(ctx, 200, v);
 }
 
 export async function remove(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id as string);
+  return deleteById(ctx, ourId(ctx.req.params.id));
+}
+
+/** Logical delete of `id`, honouring If-Match; deleting twice changes nothing. */
+export async function deleteById(ctx: InteractionContext, id: string): Promise<FhirResult> {
   const previous = await ctx.repo.read(id, true);
   if (!previous) throw notFound(`${ctx.def.type}/${id} is not known`);
   const expected = ifMatchVersion(ctx.req);

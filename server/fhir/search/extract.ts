@@ -4,6 +4,9 @@ import { dateRange, normalizeString, referencesOf, stringsOf, tokenEntries, toke
 
 export const SEP = '\u001f';
 
+// An open Period end is JavaScript's last instant, which PostgreSQL cannot parse: store it as infinity.
+const pgInstant = (d: Date): string => (d.getTime() >= 8.64e15 ? 'infinity' : d.getTime() <= -8.64e15 ? '-infinity' : d.toISOString());
+
 /** Column values of one search parameter, as the migration's typed columns expect them. */
 function columnsOf(p: SearchParamDef, resource: unknown): Record<string, unknown> {
   const col = searchColumnName(p.name);
@@ -29,7 +32,7 @@ function columnsOf(p: SearchParamDef, resource: unknown): Record<string, unknown
       if (!ranges.length) return { [`${col}_lo`]: null, [`${col}_hi`]: null };
       const lo = new Date(Math.min(...ranges.map((r) => r[0].getTime())));
       const hi = new Date(Math.max(...ranges.map((r) => r[1].getTime())));
-      return { [`${col}_lo`]: lo.toISOString(), [`${col}_hi`]: hi.toISOString() };
+      return { [`${col}_lo`]: pgInstant(lo), [`${col}_hi`]: pgInstant(hi) };
     }
   }
 }

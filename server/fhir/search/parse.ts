@@ -1,5 +1,6 @@
 import { badRequest } from '../../http/errors';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
+import { type IncludeSpec, parseIncludeSpec } from './include';
 import { partialDateRange } from './values';
 
 export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
@@ -23,6 +24,7 @@ export interface ParsedSearch {
   total: 'none' | 'accurate';
   summaryCount: boolean;
   elements?: string[];
+  includes: IncludeSpec[];
   /** Unknown parameters ignored under lenient handling, reported back to the client. */
   ignored: string[];
   /** Every parameter except paging: what a next link must repeat. */
@@ -67,7 +69,7 @@ function parseInteger(name: string, raw: string, min: number, max: number): numb
 
 /** Turns a query into typed criteria; malformed values are a 400, unknown parameters are reported. */
 export function parseSearch(def: ResourceDefinition, query: Array<[string, string]>, strict: boolean): ParsedSearch {
-  const out: ParsedSearch = { criteria: [], count: DEFAULT_COUNT, offset: 0, sort: [], total: 'none', summaryCount: false, ignored: [], canonical: [] };
+  const out: ParsedSearch = { criteria: [], count: DEFAULT_COUNT, offset: 0, sort: [], total: 'none', summaryCount: false, includes: [], ignored: [], canonical: [] };
   for (const [key, raw] of query) {
     if (key !== '_page') out.canonical.push([key, raw]);
     const [name, modifier, ...rest] = key.split(':');
@@ -83,8 +85,10 @@ export function parseSearch(def: ResourceDefinition, query: Array<[string, strin
       } else if (name === '_sort') out.sort = parseSort(def, raw);
       else if (name === '_elements') out.elements = raw.split(',').map((e) => e.trim()).filter(Boolean);
       else if (name === '_include' || name === '_revinclude') {
-        if (strict) throw badRequest(`${name} is not supported yet`);
-        out.ignored.push(key);
+        const spec = modifier ? null : parseIncludeSpec(def, name === '_revinclude', raw);
+        if (spec) out.includes.push(spec);
+        else if (strict) throw badRequest(`${key.slice(0, 30)}=${raw.slice(0, 80)} is not supported on ${def.type} (see the CapabilityStatement's searchInclude and searchRevInclude)`);
+        else out.ignored.push(`${key.slice(0, 30)}=${raw.slice(0, 80)}`);
       }
       continue;
     }

@@ -1,0 +1,24 @@
+import type { ResourceDefinition } from './types';
+
+const AUTHOR_TARGETS = ['Practitioner', 'PractitionerRole', 'Organization', 'Patient', 'RelatedPerson', 'Device'];
+
+/** DocumentReference: in the compartment of its subject when that is a Patient. */
+export const DocumentReferenceDefinition: ResourceDefinition = {
+  type: 'DocumentReference',
+  table: 'document_reference',
+  compartment: { paths: ['subject'] },
+  interactions: ['read', 'vread', 'history-instance', 'history-type', 'search', 'create', 'update', 'patch', 'delete'],
+  profile: 'https://fhir.clinic.example/StructureDefinition/clinic-documentreference',
+  search: [
+    { name: 'identifier', type: 'token', paths: ['masterIdentifier', 'identifier'], description: 'Master Version Specific Identifier or another identifier of the document' },
+    { name: 'patient', type: 'reference', paths: ['subject'], targets: ['Patient'], description: 'Who/what is the subject of the document (a patient)' },
+    { name: 'subject', type: 'reference', paths: ['subject'], targets: ['Patient', 'Practitioner', 'Group', 'Device'], description: 'Who/what is the subject of the document' },
+    { name: 'type', type: 'token', paths: ['type'], description: 'Kind of document (LOINC if possible)' },
+    { name: 'category', type: 'token', paths: ['category'], description: 'Categorization of document' },
+    { name: 'date', type: 'date', paths: ['date'], description: 'When this document reference was created' },
+    { name: 'status', type: 'token', paths: ['status'], system: 'http://hl7.org/fhir/document-reference-status', description: 'current | superseded | entered-in-error' },
+    { name: 'author', type: 'reference', paths: ['author'], targets: AUTHOR_TARGETS, description: 'Who and/or what authored the document' },
+    { name: 'contenttype', type: 'token', paths: ['content.attachment.contentType'], system: 'urn:ietf:bcp:13', description: 'Mime type of the content, with charset etc.' },
+    { name: 'period', type: 'date', paths: ['context.period'], description: 'Time of service that is being documented' },
+  ],
+};

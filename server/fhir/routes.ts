@@ -1,0 +1,68 @@
+import type { FhirInteraction } from '../auth/authorize';
+import { methodNotAllowed, notFound } from '../http/errors';
+import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
+import { history, read, vread } from './handlers/instance';
+import { patch } from './handlers/patch';
+import { search } from './handlers/search';
+import { create, remove, update } from './handlers/write';
+import type { Handler } from './interaction';
+import type { FhirMethod } from './request';
+import { definitionOf } from './resources';
+import type { ResourceDefinition } from './resources/types';
+
+export interface FhirRoute {
+  method: FhirMethod;
+  /** Express-style path below the FHIR base: literal segments and `:type`, `:id`, `:vid`. */
+  path: string;
+  interaction: FhirInteraction;
+  handler: Handler;
+}
+
+/**
+ * The type-level REST surface, in match order (literal `_history`/`_search` before `:id`). One
+ * table serves both the Express router and the entries of batch/transaction Bundles.
+ */
+export const FHIR_ROUTES: readonly FhirRoute[] = [
+  { method: 'GET', path: '/:type/_history', interaction: 'history-type', handler: history },
+  { method: 'POST', path: '/:type/_search', interaction: 'search', handler: search },
+  { method: 'GET', path: '/:type/:id/_history/:vid', interaction: 'vread', handler: vread },
+  { method: 'GET', path: '/:type/:id/_history', interaction: 'history-instance', handler: history },
+  { method: 'GET', path: '/:type/:id', interaction: 'read', handler: read },
+  { method: 'PUT', path: '/:type/:id', interaction: 'update', handler: update },
+  { method: 'PATCH', path: '/:type/:id', interaction: 'patch', handler: patch },
+  { method: 'DELETE', path: '/:type/:id', interaction: 'delete', handler: remove },
+  { method: 'GET', path: '/:type', interaction: 'search', handler: search },
+  { method: 'POST', path: '/:type', interaction: 'create', handler: create },
+  { method: 'PUT', path: '/:type', interaction: 'update', handler: conditionalUpdate },
+  { method: 'DELETE', path: '/:type', interaction: 'delete', handler: conditionalDelete },
+];
+
+export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
+
+/** The route a method and decoded path segments (`['Patient', '123']`) select, as Express would. */
+export function matchRoute(method: FhirMethod, segments: readonly string[]): MatchedRoute | undefined {
+  for (const route of FHIR_ROUTES) {
+    if (route.method !== method) continue;
+    const pattern = route.path.split('/').slice(1);
+    if (pattern.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const ok = pattern.every((p, i) => {
+      if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== ''; }
+      return p === segments[i];
+    });
+    if (ok) return { route, params };
+  }
+  return undefined;
+}
+
+/** The definition serving `type` for `interaction`, or the 404/405 a client gets for asking. */
+export function definitionFor(type: string | undefined, interaction: FhirInteraction): ResourceDefinition {
+  const def = type === undefined ? undefined : definitionOf(type);
+  if (!def) throw notFound(`Resource type ${String(type).slice(0, 64)} is not supported by this server`);
+  if (!def.interactions.includes(interaction)) {
+    throw methodNotAllowed(def.serverWritten
+      ? `${def.type} is written by the server itself: ${interaction} is not allowed`
+      : `${interaction} is not supported on ${def.type}`);
+  }
+  return def;
+}
