@@ -6,6 +6,9 @@ import { configurePassport } from './auth/authenticate';
 import { jwks } from './auth/keys';
 import { requireToken } from './auth/middleware';
 import type { Config } from './config';
+import { binaryRouter } from './documents/binary-routes';
+import { documentHooks, INLINE_DOCUMENT_BODY_BYTES } from './documents/hooks';
+import type { DocumentService } from './documents/service';
 import { capabilityStatement } from './fhir/capability';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
 import { notFound } from './http/errors';
@@ -25,6 +28,8 @@ export interface AppDeps {
   /** Cookie and CSRF secrets of the authorization server, shared by every node. */
   oauthSecrets: OAuthSecrets;
   pageSecret: string;
+  /** Document storage; without it document uploads answer 503 and attachments read as unavailable. */
+  documents?: DocumentService;
 }
 
 /** Builds the Express app from its parts. No I/O here: tests build it around their own database. */
@@ -54,9 +59,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(pp.initialize());
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   app.use('/fhir', requireToken(cfg, pp, db));
+  // Raw document uploads stream through their checks: routed before any body parser.
+  app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
+  // Inline document data (base64 of up to 10 MB) needs more room on DocumentReference writes and Bundles.
+  const documentBody = express.text({ type: () => true, limit: Math.max(cfg.maxBodyBytes, INLINE_DOCUMENT_BODY_BYTES) });
+  app.use('/fhir/DocumentReference', documentBody);
+  app.post('/fhir', documentBody);
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }));
-  app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret }));
+  app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));
   return app;

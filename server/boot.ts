@@ -4,6 +4,8 @@ import { openDatabase, type Database } from '../db';
 import { createApp } from './app';
 import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
+import { openDocuments } from './documents/open';
+import type { DocumentService } from './documents/service';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
@@ -18,21 +20,26 @@ export interface RunningServer {
   keys: SigningKey[];
   keyRing: KeyRing;
   oauthSecrets: OAuthSecrets;
+  /** Document storage (the embedded store unless S3_ENDPOINT is set). */
+  documents: DocumentService;
   server: http.Server;
   url: string;
   close(): Promise<void>;
 }
 
-/** config -> database (migrate, provision, check) -> keys -> validators -> listen. */
+/** config -> database (migrate, provision, check) -> document store -> keys -> validators -> listen. */
 export async function startServer(cfg: Config): Promise<RunningServer> {
   logger.level = cfg.logLevel;
   const db = await openDatabase(cfg);
+  let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
   try {
+    docs = await openDocuments(cfg, db.runtime);
+    const documents = docs.service;
     const keyRing = await loadKeyRing(db.runtime, cfg.dataDir);
     const oauthSecrets = await loadOAuthSecrets(db.runtime);
     const pageSecret = cfg.pageSecret ?? persistentSecret(cfg.dataDir, 'page-secret');
     warmUpValidators();
-    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret });
+    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents });
     // Another node may rotate keys; expired OAuth artifacts are pruned. Both are safe to lose.
     const timers = [
       setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
@@ -47,15 +54,17 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     });
     const port = (server.address() as AddressInfo).port;
     return {
-      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, server,
+      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server,
       url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`,
       close: async () => {
         for (const t of timers) clearInterval(t);
         await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+        await docs?.close();
         await db.close();
       },
     };
   } catch (err) {
+    await docs?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }

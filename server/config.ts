@@ -24,7 +24,28 @@ export interface Config {
   external?: { issuer: string; jwksUrl: string; audience: string };
   pageSecret?: string;
   oauth: OAuthSettings;
+  documents: DocumentSettings;
 }
+
+/** Where document bytes live (see README, "Documents"). */
+export interface DocumentSettings {
+  /** An S3 API (MinIO, AWS S3, ...); unset: the embedded store under DATA_DIR/s3 on a free loopback port. */
+  endpoint?: S3Endpoint;
+  /** The host that browsers reach, when it differs from `endpoint` (signed links are bound to their host). */
+  publicEndpoint?: S3Endpoint;
+  /** Required with `endpoint`; for the embedded store, unset means generated into DATA_DIR/secrets. */
+  accessKey?: string;
+  secretKey?: string;
+  bucket: string;
+  region: string;
+  pathStyle: boolean;
+  /** Lifetime of a signed GET link, seconds (at most one hour). */
+  linkTtl: number;
+  /** Objects without a Binary row older than this are removed by the sweeper. */
+  orphanAgeMinutes: number;
+}
+
+export interface S3Endpoint { host: string; port: number; useSSL: boolean }
 
 /** The built-in SMART authorization server's policy knobs (see README, "Authorization"). */
 export interface OAuthSettings {
@@ -71,6 +92,51 @@ function url(env: Env, name: string): string | undefined {
   } catch {
     throw new ConfigError(`${name}=${raw} is invalid: expected an absolute http(s):// or postgres:// URL`);
   }
+}
+
+/** `https://host[:port]`, `http://host[:port]` or `host[:port]` (then S3_USE_SSL decides, default true). */
+function s3Endpoint(env: Env, name: string): S3Endpoint | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^(?:(https?):\/\/)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?\/?$/.exec(raw);
+  if (!m) throw new ConfigError(`${name}=${raw} is invalid: expected http(s)://host[:port] or host[:port], without a path`);
+  const [, scheme, host, port] = m;
+  const declared = env.S3_USE_SSL === undefined || env.S3_USE_SSL === '' ? undefined : bool(env, 'S3_USE_SSL', true);
+  if (scheme && declared !== undefined && declared !== (scheme === 'https')) {
+    throw new ConfigError(`S3_USE_SSL=${env.S3_USE_SSL} contradicts the ${scheme}:// of ${name}`);
+  }
+  const useSSL = scheme ? scheme === 'https' : declared ?? true;
+  const portNumber = port === undefined ? (useSSL ? 443 : 80) : Number(port);
+  if (portNumber < 1 || portNumber > 65535) throw new ConfigError(`${name}=${raw} is invalid: port must be 1-65535`);
+  return { host, port: portNumber, useSSL };
+}
+
+function documentSettings(env: Env): DocumentSettings {
+  bool(env, 'S3_USE_SSL', true); // validated even when unused, so a typo is not silently ignored
+  const endpoint = s3Endpoint(env, 'S3_ENDPOINT');
+  const accessKey = env.S3_ACCESS_KEY || undefined;
+  const secretKey = env.S3_SECRET_KEY || undefined;
+  if (endpoint && (!accessKey || !secretKey)) {
+    throw new ConfigError('S3_ACCESS_KEY and S3_SECRET_KEY must be set with S3_ENDPOINT (anonymous access is not supported)');
+  }
+  if (!endpoint && env.S3_PUBLIC_ENDPOINT) throw new ConfigError('S3_PUBLIC_ENDPOINT needs S3_ENDPOINT');
+  const bucket = env.S3_BUCKET || 'clinic-documents';
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError(`S3_BUCKET=${bucket} is invalid: expected a 3-63 character S3 bucket name (a-z, 0-9, '.', '-')`);
+  }
+  const region = env.S3_REGION || 'us-east-1';
+  if (!/^[a-z0-9-]{2,32}$/.test(region)) throw new ConfigError(`S3_REGION=${region} is invalid: expected a region name such as us-east-1`);
+  return {
+    endpoint,
+    publicEndpoint: s3Endpoint(env, 'S3_PUBLIC_ENDPOINT'),
+    accessKey,
+    secretKey,
+    bucket,
+    region,
+    pathStyle: bool(env, 'S3_PATH_STYLE', true),
+    linkTtl: int(env, 'DOCUMENT_LINK_TTL', 3600, 1, 3600),
+    orphanAgeMinutes: int(env, 'DOCUMENT_ORPHAN_MINUTES', 60, 5, 7 * 24 * 60),
+  };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -125,5 +191,6 @@ export function loadConfig(env: Env = process.env): Config {
       mfaRequired: bool(env, 'MFA_REQUIRED', true),
       cookieSecure: bool(env, 'COOKIE_SECURE', true),
     },
+    documents: documentSettings(env),
   };
 }

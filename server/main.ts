@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const running = await startServer(cfg);
-  logger.info({ url: `${cfg.fhirBaseUrl}`, ms: Date.now() - started, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded' }, 'FHIR server ready');
+  logger.info({ url: `${cfg.fhirBaseUrl}`, ms: Date.now() - started, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded', documents: cfg.documents.endpoint ? 'S3_ENDPOINT' : 'embedded' }, 'FHIR server ready');
   process.stdout.write(`
 FHIR R4 server ready at ${cfg.fhirBaseUrl} (started in ${Date.now() - started} ms; data in ${cfg.dataDir})
 

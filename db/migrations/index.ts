@@ -5,7 +5,9 @@ import * as m003 from './003_audit_event';
 import * as m004 from './004_appointment';
 import * as m005 from './005_medication_request';
 import * as m006 from './006_document_reference';
+import * as m007 from './007_binary';
 import * as m010 from './010_oauth';
+import * as m020 from './020_search_index';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -17,7 +19,9 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['004_appointment', m004],
   ['005_medication_request', m005],
   ['006_document_reference', m006],
+  ['007_binary', m007],
   ['010_oauth', m010],
+  ['020_search_index', m020],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -21,6 +21,8 @@ export interface AuditFacts {
   requestId?: string;
   /** Break-glass or other purpose of use, recorded on the user agent. */
   purposeOfUse?: string;
+  /** Other resources the event concerns (`Type/id`), e.g. the DocumentReference whose Binary was linked. */
+  related?: string[];
 }
 
 export const SERVER_NAME = 'clinic-fhir-server';
@@ -73,6 +75,13 @@ function entities(f: AuditFacts): AuditEventEntity[] {
     });
   } else if (f.resourceType) {
     list.push({ what: { display: f.resourceType }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2' } });
+  }
+  for (const ref of f.related ?? []) {
+    list.push({
+      what: { reference: ref },
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '2', display: 'System Object' },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
+    });
   }
   if (f.query !== undefined) {
     list.push({

@@ -15,8 +15,14 @@ export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Prom
 
 /** Appends an AuditEvent already built (e.g. the authorization server's sign-in events). */
 export async function insertAuditEvent(trx: Knex.Transaction, event: AuditEvent & { id: string; recorded: string }, clinicId: string | null, patientIds?: string[]): Promise<string> {
+  await trx('audit_event').insert(auditRow(event, clinicId, patientIds));
+  return event.id;
+}
+
+/** The audit_event row of an event (the data generator writes the same). */
+export function auditRow(event: AuditEvent & { id: string; recorded: string }, clinicId: string | null, patientIds?: string[]): Record<string, unknown> {
   const patients = [...new Set(patientIds ?? [])];
-  await trx('audit_event').insert({
+  return {
     id: event.id,
     clinic_id: clinicId,
     version_id: 1,
@@ -24,8 +30,7 @@ export async function insertAuditEvent(trx: Knex.Transaction, event: AuditEvent 
     patient_id: patients.length === 1 ? patients[0] : null,
     resource: JSON.stringify(event),
     ...extractSearchColumns(AuditEventDefinition, event),
-  });
-  return event.id;
+  };
 }
 
 /**

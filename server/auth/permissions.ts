@@ -15,6 +15,8 @@ export const RESOURCE_MODULES: Readonly<Record<string, string>> = Object.freeze(
   Appointment: 'scheduling.appointments',
   MedicationRequest: 'clinical.prescriptions',
   DocumentReference: 'clinical.documents',
+  // A Binary is a document's content: the same permissions guard both (upload = create, download = view).
+  Binary: 'clinical.documents',
   AuditEvent: 'compliance.auditEvents',
 });
 

@@ -5,7 +5,7 @@ import { PassThrough, pipeline } from 'node:stream';
 import * as Minio from 'minio';
 import { logger as rootLogger, type Logger } from '../http/logger';
 import { badRequest, notFound, OperationOutcomeError, serviceUnavailable, unprocessable } from '../http/errors';
-import { assertPrefixInClinicShape, assertValidKey } from './keys';
+import { assertPrefixInClinicShape, assertValidKey, parseDocumentKey } from './keys';
 import { SignedLinkCache } from './signed-link-cache';
 import { checkUploadBuffer, MAX_UPLOAD_BYTES, readCheckedUpload } from './upload-checks';
 
@@ -193,6 +193,11 @@ export class ObjectStore {
     } catch (err) {
       throw this.translate('list', err);
     }
+  }
+
+  /** Every object of every clinic, for maintenance only (the orphan sweep); keys of any other shape are skipped. */
+  async *listAllClinics(): AsyncIterable<{ key: string; lastModified: Date }> {
+    for await (const item of this.listChecked('clinics/')) if (parseDocumentKey(item.key)) yield item;
   }
 
   async healthy(): Promise<boolean> {

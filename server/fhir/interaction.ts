@@ -8,7 +8,7 @@ import { translateDbError } from '../http/db-errors';
 import { currentRequest } from '../http/request-context';
 import type { AccessContext, Membership } from '../tenancy/access-context';
 import { withClinic } from '../tenancy/with-clinic';
-import { Repository } from './repository';
+import { type FhirResource, Repository, type StoredVersion } from './repository';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
 
@@ -16,6 +16,15 @@ export interface FhirDeps {
   db: Knex;
   cfg: Config;
   pageSecret: string;
+  hooks?: InteractionHooks;
+}
+
+/** Type-specific work around the generic engine (documents: uploads on write, signed links on read). */
+export interface InteractionHooks {
+  /** Runs on every version about to be stored (not on deletions); returns the resource to store. */
+  beforeWrite?(ctx: InteractionContext, resource: FhirResource, at: { id: string; previous?: StoredVersion }): Promise<FhirResource>;
+  /** Rewrites what a read, search or history answers; AuditEvents it owes go in `audit.extra`. */
+  present?(ctx: InteractionContext, interaction: FhirInteraction, result: FhirResult): Promise<FhirResult>;
 }
 
 /** What the AuditEvent of an interaction should name, as the handler learned it. */
@@ -29,6 +38,8 @@ export interface AuditNote {
   query?: string;
   /** Types whose resources were withheld (e.g. includes the caller may not read): each is audited as a refusal. */
   withheld?: Array<{ resourceType: string; reason: string }>;
+  /** Further AuditEvents the interaction owes (e.g. one per signed document link handed out). */
+  extra?: AuditFacts[];
 }
 
 /** What a handler answers; `audit` names what was touched, for the AuditEvent. */
@@ -48,6 +59,8 @@ export interface ClinicScope {
   trx: Knex.Transaction;
   /** The patient compartment RLS enforces in this transaction (app.patient_id), if any. */
   compartmentPatientId?: string;
+  /** Work to run once the transaction has ended, committed or not (e.g. removing uploads that did not commit). */
+  afterEnd?: Array<() => Promise<void>>;
 }
 
 export interface InteractionContext extends ClinicScope {
@@ -77,6 +90,7 @@ const ACTION: Record<FhirInteraction, AuditFacts['action']> = {
   read: 'R', vread: 'R', 'history-instance': 'R', 'history-type': 'R', search: 'E', create: 'C', update: 'U', patch: 'U', delete: 'D',
 };
 export const WRITES: ReadonlySet<FhirInteraction> = new Set<FhirInteraction>(['create', 'update', 'patch', 'delete']);
+const READS: ReadonlySet<FhirInteraction> = new Set<FhirInteraction>(['read', 'vread', 'history-instance', 'history-type', 'search']);
 
 /** The facts every AuditEvent of this caller shares (who, from where, which request). */
 export function callerFacts(access: AccessContext, interaction: string, action: AuditFacts['action']): AuditFacts {
@@ -127,9 +141,16 @@ export async function performInteraction(
     return refuse(forbidden('Access denied: patient-scoped access cannot run in this context'));
   }
   try {
-    const run = (trx: Knex.Transaction) => handler({ ...scope, trx, membership, def, req, decision, repo: new Repository(def, trx, { fhirBase: scope.deps.cfg.fhirBaseUrl }) });
+    const hooks = scope.deps.hooks;
+    const run = async (trx: Knex.Transaction): Promise<FhirResult> => {
+      const beforeWrite = hooks?.beforeWrite;
+      const repo = new Repository(def, trx, { fhirBase: scope.deps.cfg.fhirBaseUrl, beforeWrite: beforeWrite && ((r, at) => beforeWrite(ctx, r, at)) });
+      const ctx: InteractionContext = { ...scope, trx, membership, def, req, decision, repo };
+      const answer = await handler(ctx);
+      return hooks?.present && READS.has(interaction) ? hooks.present(ctx, interaction, answer) : answer;
+    };
     const result = opts.savepoint ? await scope.trx.transaction(run) : await run(scope.trx);
-    const { withheld, interaction: actual, ...note } = result.audit ?? {};
+    const { withheld, interaction: actual, extra, ...note } = result.audit ?? {};
     const done: AuditFacts = {
       ...facts, ...note, roleName: membership.role, outcome: '0',
       ...(actual ? { interaction: SUBTYPE[actual], action: ACTION[actual] } : {}),
@@ -137,7 +158,7 @@ export async function performInteraction(
     const refusals = (withheld ?? []).map((w): AuditFacts => ({
       ...facts, roleName: membership.role, resourceType: w.resourceType, resourceId: undefined, outcome: '4', outcomeDesc: w.reason,
     }));
-    return { result, audits: [done, ...refusals] };
+    return { result, audits: [done, ...refusals, ...(extra ?? [])] };
   } catch (err) {
     if (err instanceof OperationOutcomeError) return refuse(err);
     const mapped = translateDbError(err);
@@ -174,9 +195,10 @@ export async function inClinicScope<T>(
   deps: FhirDeps, access: AccessContext, compartmentPatientId: string | undefined, failed: AuditFacts,
   work: (scope: ClinicScope) => Promise<T>,
 ): Promise<T> {
+  const afterEnd: Array<() => Promise<void>> = [];
   try {
     return await withClinic(deps.db, { ...access, compartmentPatientId }, ({ trx, membership }) =>
-      work({ deps, access, membership, trx, compartmentPatientId }));
+      work({ deps, access, membership, trx, compartmentPatientId, afterEnd }));
   } catch (err) {
     if (err instanceof AbortedByClientError) {
       for (const a of err.audits) await recordAudit(deps.db, a);
@@ -185,6 +207,8 @@ export async function inClinicScope<T>(
     // The transaction rolled back: record the serious failure on its own, then let it surface as 500.
     await recordAudit(deps.db, { ...failed, outcome: '8', outcomeDesc: 'internal error' }).catch(() => undefined);
     throw err;
+  } finally {
+    for (const work of afterEnd) await work().catch((err) => currentRequest()?.log.error({ err }, 'work after a transaction failed'));
   }
 }
 

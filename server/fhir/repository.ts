@@ -27,13 +27,34 @@ const toVersion = (r: Row): StoredVersion => ({
 
 export type FhirResource = { resourceType: string; id?: string; meta?: Record<string, unknown> } & Record<string, unknown>;
 
+/** The resource as stored: id and meta.versionId/lastUpdated set by the server. */
+export function stampVersion(resource: FhirResource, id: string, versionId: number, lastUpdated: string): FhirResource {
+  return { ...resource, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } };
+}
+
+/** The columns of a current row (all but clinic_id, which RLS context supplies); the data generator writes the same. */
+export function versionRow(def: ResourceDefinition, stored: FhirResource, deleted: boolean): { row: Record<string, unknown>; text: string; patientId: string | null } {
+  const text = JSON.stringify(stored);
+  const patientId = compartmentPatient(def, stored);
+  const meta = stored.meta as { versionId: string; lastUpdated: string };
+  const row: Record<string, unknown> = {
+    id: stored.id, version_id: Number(meta.versionId), last_updated: meta.lastUpdated, deleted, resource: text,
+  };
+  if (def.compartment !== 'self') row.patient_id = patientId;
+  return { row: { ...row, ...(deleted ? {} : extractSearchColumns(def, stored)) }, text, patientId };
+}
+
 /**
  * Rows of one resource type, inside the request's RLS transaction. Every method relies on RLS for
  * the clinic and the patient compartment; none takes a clinic id.
  */
 export class Repository {
   /** `fhirBase` makes absolute references to this server count as local ones. */
-  constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction, private readonly opts: { fhirBase?: string } = {}) {}
+  /** `beforeWrite` may rewrite each version before it is stored (documents: inline data becomes a stored object). */
+  constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction, private readonly opts: {
+    fhirBase?: string;
+    beforeWrite?: (resource: FhirResource, at: { id: string; previous?: StoredVersion }) => Promise<FhirResource>;
+  } = {}) {}
 
   private columns(table = this.def.table): string[] {
     const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
@@ -58,16 +79,12 @@ export class Repository {
     const id = opts.id ?? crypto.randomUUID();
     const versionId = (opts.previous?.versionId ?? 0) + 1;
     const lastUpdated = new Date().toISOString();
-    const stored: FhirResource = { ...resource, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } };
-    const text = JSON.stringify(stored);
+    let stored = stampVersion(resource, id, versionId, lastUpdated);
     // Every create, update and patch passes here: references must stay inside the clinic.
     if (!opts.deleted) await assertReferencesResolve(this.trx, this.def, stored, this.opts.fhirBase);
-    const patientId = compartmentPatient(this.def, stored);
-    const base: Record<string, unknown> = {
-      id, version_id: versionId, last_updated: lastUpdated, deleted: opts.deleted ?? false, resource: text,
-    };
-    if (this.def.compartment !== 'self') base.patient_id = patientId;
-    const current = { ...base, ...(opts.deleted ? {} : extractSearchColumns(this.def, stored)), clinic_id: this.trx.raw('app_clinic_id()') };
+    if (!opts.deleted && this.opts.beforeWrite) stored = await this.opts.beforeWrite(stored, { id, previous: opts.previous });
+    const { row, text, patientId } = versionRow(this.def, stored, opts.deleted ?? false);
+    const current = { ...row, clinic_id: this.trx.raw('app_clinic_id()') };
     // A trigger appends the version to <table>_history in the same statement.
     if (opts.previous) await this.trx(this.def.table).where({ id }).update(current);
     else await this.trx(this.def.table).insert(current);

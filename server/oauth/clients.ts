@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
 import { isUuid } from '../tenancy/with-clinic';
 import { asAuthServer } from './auth-db';
+import { splitScopes, staticScopes } from './smart-scopes';
 
 export type ClientType = 'public' | 'confidential-asymmetric';
 
@@ -21,9 +22,13 @@ export interface ClientRow {
 /** Assertion algorithms accepted from confidential clients (SMART Backend Services). */
 export const CLIENT_ASSERTION_ALGS = ['RS384', 'ES384'];
 
+/** The scopes a client registered (all of them, SMART resource scopes included). */
+export const registeredScope = (client: { metadata(): ClientMetadata }): string => String(client.metadata().registered_scope ?? '');
+
 /** Our client registration as oidc-provider metadata. */
 export function clientMetadata(row: ClientRow): ClientMetadata {
   const launches = row.redirect_uris.length > 0;
+  const statics = staticScopes(splitScopes(row.scope));
   const grantTypes = [
     ...(launches ? ['authorization_code', 'refresh_token'] : []),
     ...(row.client_type === 'confidential-asymmetric' && row.service_user_id ? ['client_credentials'] : []),
@@ -37,7 +42,9 @@ export function clientMetadata(row: ClientRow): ClientMetadata {
     token_endpoint_auth_method: row.client_type === 'public' ? 'none' : 'private_key_jwt',
     ...(row.jwks ? { jwks: row.jwks } : {}),
     ...(row.jwks_uri ? { jwks_uri: row.jwks_uri } : {}),
-    scope: row.scope,
+    // oidc-provider checks `scope` against its static list only; the full registration rides along.
+    ...(statics.length ? { scope: statics.join(' ') } : {}),
+    registered_scope: row.scope,
     id_token_signed_response_alg: 'ES256',
     clinic_id: row.clinic_id,
   };

@@ -107,6 +107,10 @@ export async function submitConsent(deps: InteractionDeps, req: Request, res: Re
   if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
   const rsScopes = resourceScopes(granted);
   if (rsScopes.length) grant.addResourceScope(deps.cfg.tokenAudience, rsScopes.join(' '));
+  // Unticked scopes are recorded as refused, so the provider does not ask for them again.
+  const refused = b.requested.filter((s) => !ticked.has(s));
+  if (staticScopes(refused).length) grant.rejectOIDCScope(staticScopes(refused).join(' '));
+  if (resourceScopes(refused).length) grant.rejectResourceScope(deps.cfg.tokenAudience, resourceScopes(refused).join(' '));
   const grantId = await grant.save();
   await saveGrantContext(deps.db, { grantId, clinicId: clinic.id, userId: b.userId, patientId }, deps.cfg.oauth.refreshTokenTtl);
   if (b.launch) await consumeLaunch(deps.db, b.launch.id);

@@ -60,7 +60,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       return;
     }
     // Kept in the interaction (server side) until consent; the session gets it when the provider resumes.
-    await deps.provider().interactionResult(req, res, { login: { accountId: result.userId, amr: ['pwd', 'otp'] } }, { mergeWithLastSubmission: false });
+    await deps.provider().interactionResult(req, res, { login: { accountId: result.userId, amr: result.mfa ? ['pwd', 'otp'] : ['pwd'] } }, { mergeWithLastSubmission: false });
     res.redirect(303, `/oauth/interaction/${encodeURIComponent(details.uid)}`);
   });
 

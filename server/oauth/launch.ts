@@ -5,7 +5,7 @@ import type passport from 'passport';
 import { requireToken } from '../auth/middleware';
 import type { Config } from '../config';
 import { badRequest } from '../http/errors';
-import { withClinic } from '../tenancy/with-clinic';
+import { isUuid, withClinic } from '../tenancy/with-clinic';
 import { asAuthServer } from './auth-db';
 import { readablePatient } from './patients';
 
@@ -40,10 +40,11 @@ export function launchRouter(cfg: Config, pp: passport.Authenticator, db: Knex):
     const body = (req.body ?? {}) as { patient?: unknown; client_id?: unknown };
     const patient = body.patient === undefined ? undefined : await readablePatient(db, access, body.patient);
     if (body.patient !== undefined && !patient) throw badRequest('patient is not a patient you may read at this clinic');
+    if (body.client_id !== undefined && !isUuid(body.client_id)) throw badRequest('client_id must be a client id');
     const id = newLaunchId();
     await withClinic(db, access, ({ trx }) => trx('oauth_launch').insert({
       id, clinic_id: access.clinicId, user_id: access.userId, patient_id: patient?.id ?? null,
-      client_id: typeof body.client_id === 'string' ? body.client_id : null,
+      client_id: isUuid(body.client_id) ? body.client_id : null,
       expires_at: trx.raw('now() + make_interval(secs => ?)', [LAUNCH_TTL_S]),
     }));
     res.status(201).json({ launch: id, expires_in: LAUNCH_TTL_S });

@@ -60,6 +60,20 @@ function jwtAccessTokenToJti(cfg: Config, keys: KeyRing) {
   };
 }
 
+/**
+ * OpenID Connect drops offline_access unless prompt=consent; SMART apps do not send it. Every
+ * authorization here shows the consent screen anyway, so saying so keeps the scope the app asked for.
+ */
+function consentForOfflineAccess(req: Request, _res: Response, next: NextFunction): void {
+  const url = new URL(req.url, 'http://x');
+  const scope = url.searchParams.get('scope') ?? '';
+  if (scope.split(' ').includes('offline_access') && !url.searchParams.has('prompt')) {
+    url.searchParams.set('prompt', 'consent');
+    req.url = `${url.pathname}${url.search}`;
+  }
+  next();
+}
+
 /** Mounts discovery, the protocol endpoints (/oidc), the sign-in pages and the EHR launch API. */
 export function mountOAuth(app: Express, deps: OAuthDeps): void {
   const { cfg } = deps;
@@ -74,6 +88,7 @@ export function mountOAuth(app: Express, deps: OAuthDeps): void {
   app.use('/oauth/interaction', interactionRouter({ cfg, db: deps.db, csrfSecret: deps.secrets.csrfSecret, provider: () => current().provider }));
   app.use('/oauth/launch', launchRouter(cfg, deps.passport, deps.db));
   app.use(['/oidc/token/introspection', '/oidc/token/revocation'], jwtAccessTokenToJti(cfg, deps.keys));
+  app.get('/oidc/auth', consentForOfflineAccess);
   app.use('/oidc', (req, res) => {
     // Koa sees exactly what Express decided to trust (app 'trust proxy'), nothing a client sent.
     req.headers['x-forwarded-proto'] = req.protocol;

@@ -71,6 +71,9 @@ declare module 'oidc-provider' {
     accountId?: string;
     clientId?: string;
     addOIDCScope(scope: string): void;
+    rejectOIDCScope(scope: string): void;
+    rejectResourceScope(resource: string, scope: string): void;
+    getOIDCScope(): string;
     addResourceScope(resource: string, scope: string): void;
     save(): Promise<string>;
   }
@@ -178,6 +181,8 @@ declare module 'oidc-provider' {
     error: string;
     error_description?: string;
     error_detail?: string;
+    /** InvalidScope: the scopes refused. */
+    scope?: string;
     status: number;
     statusCode: number;
     expose: boolean;

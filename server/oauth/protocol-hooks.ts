@@ -31,7 +31,7 @@ async function clinicOf(db: Knex, cfg: Config, ctx: KoaContext, token?: BaseToke
 }
 
 function describe(err: OIDCProviderError | undefined, body: ErrorBody): string {
-  const detail = err?.error_detail ? ` (${err.error_detail})` : '';
+  const detail = err?.error_detail ? ` (${err.error_detail})` : err?.scope ? ` (refused: ${err.scope})` : '';
   return `${body.error}: ${body.error_description ?? ''}${detail}`.slice(0, 400);
 }
 
@@ -75,7 +75,13 @@ export function protocolHooks(provider: Provider, cfg: Config, db: Knex): Middle
       const at = oidc.entities.ClientCredentials ?? oidc.entities.AccessToken;
       if (!at) return;
       const patient = at.extra?.patient;
-      if (typeof patient === 'string' && typeof body === 'object' && body !== null) (body as Record<string, unknown>).patient = patient;
+      if (typeof body === 'object' && body !== null) {
+        const response = body as Record<string, unknown>;
+        if (typeof patient === 'string') response.patient = patient;
+        // SMART's `scope` lists everything granted; oidc-provider lists only the FHIR resource's scopes.
+        const identity = oidc.entities.Grant?.getOIDCScope() ?? '';
+        response.scope = [...new Set([...identity.split(' '), ...String(response.scope ?? '').split(' ')])].filter(Boolean).join(' ');
+      }
       await recordAuthEvent(db, {
         kind: grantType === 'refresh_token' ? 'refresh' : 'token', outcome: '0', reason: `access token issued (${grantType})`,
         clinicId: await clinicOf(db, cfg, ctx, at), userId: at.accountId ?? at.clientId, clientId,

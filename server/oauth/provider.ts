@@ -3,8 +3,9 @@ import type { Account, BaseToken, Client, Configuration, KoaContext, Provider, R
 import type { Config } from '../config';
 import { postgresAdapter } from './adapter';
 import { asAuthServer } from './auth-db';
-import { CLIENT_ASSERTION_ALGS } from './clients';
+import { CLIENT_ASSERTION_ALGS, registeredScope } from './clients';
 import { grantContext } from './grant-context';
+import { findLaunch } from './launch';
 import { errors, ProviderClass } from './library';
 import { oauthUrls } from './urls';
 import { checkAgainstRegistration, resourceScopes, splitScopes, STATIC_SCOPES } from './smart-scopes';
@@ -45,7 +46,7 @@ function resourceServerInfo(cfg: Config) {
     const system = ctx.oidc.params?.grant_type === 'client_credentials';
     const requested = candidateScopes(ctx);
     if (system && splitScopes(requested).length === 0) throw new errors.InvalidScope('scope is required (system/ scopes)');
-    const { allowed, beyond } = checkAgainstRegistration(requested, client.scope);
+    const { allowed, beyond } = checkAgainstRegistration(requested, registeredScope(client));
     const wrongKind = allowed.filter((s) => s.startsWith('system/') !== system && !STATIC_SCOPES.includes(s));
     const refused = [...beyond, ...wrongKind, ...(system ? allowed.filter((s) => STATIC_SCOPES.includes(s)) : [])];
     if (refused.length > 0) {
@@ -82,15 +83,17 @@ function extraTokenClaims(deps: ProviderDeps) {
  * and revocation (and revoking a whole refresh-token family) work for them too.
  */
 function recordJwtAccessToken(db: Knex) {
-  return async (_ctx: KoaContext, token: BaseToken): Promise<void> => {
+  return async (_ctx: KoaContext, token: BaseToken, jwt: { payload: Record<string, unknown> }): Promise<void> => {
+    // exp, iat and jti are final only in the JWT payload (the model computes them while formatting).
+    const { exp, iat, jti } = jwt.payload as { exp: number; iat: number; jti: string };
     const payload = {
-      iat: token.iat, exp: token.exp, jti: token.jti, kind: token.kind, accountId: token.accountId, clientId: token.clientId,
+      iat, exp, jti, kind: token.kind, accountId: token.accountId, clientId: token.clientId,
       grantId: token.grantId, scope: token.scope, aud: token.aud, extra: token.extra, gty: token.gty, sid: token.sid,
       sessionUid: token.sessionUid, expiresWithSession: token.expiresWithSession,
     };
     await asAuthServer(db, (trx) => trx('oauth_model').insert({
-      model: token.kind, id: token.jti, payload: JSON.stringify(payload), grant_id: token.grantId ?? null,
-      expires_at: trx.raw('to_timestamp(?)', [token.exp]),
+      model: token.kind, id: jti, payload: JSON.stringify(payload), grant_id: token.grantId ?? null,
+      expires_at: trx.raw('to_timestamp(?)', [exp]),
     }).onConflict(['model', 'id']).merge());
   };
 }
@@ -135,15 +138,15 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       authorizationSigningAlgValues: ['ES256'],
       userinfoSigningAlgValues: ['ES256'],
     },
-    extraClientMetadata: { properties: ['clinic_id'] },
+    extraClientMetadata: { properties: ['clinic_id', 'registered_scope'] },
     extraParams: {
       aud: (_ctx: KoaContext, value: unknown) => {
         if (value !== cfg.tokenAudience) throw new errors.InvalidRequest("aud must be this server's FHIR base URL");
       },
-      launch: (ctx: KoaContext, value: unknown) => {
-        if (value !== undefined && !splitScopes(String(ctx.oidc.params?.scope ?? '')).includes('launch')) {
-          throw new errors.InvalidRequest('the launch parameter needs the launch scope');
-        }
+      launch: async (ctx: KoaContext, value: unknown) => {
+        if (value === undefined) return;
+        if (!splitScopes(String(ctx.oidc.params?.scope ?? '')).includes('launch')) throw new errors.InvalidRequest('the launch parameter needs the launch scope');
+        if (!(await findLaunch(db, value))) throw new errors.InvalidRequest('launch is unknown, expired or already used');
       },
     },
     pkce: { required: () => true },

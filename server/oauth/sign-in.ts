@@ -8,7 +8,7 @@ import { addressSubject, clearFailures, lockedSubjects, recordFailure, userSubje
 export interface SignInAttempt { email: string; password: string; code: string; sourceIp: string }
 
 export type SignInResult =
-  | { ok: true; userId: string; clinicIds: string[] }
+  | { ok: true; userId: string; clinicIds: string[]; mfa: boolean }
   | { ok: false; reason: string };
 
 interface Account {
@@ -66,7 +66,7 @@ export async function signIn(db: Knex, cfg: Config, a: SignInAttempt): Promise<S
   const audit = { userId: outcome.userId } as const;
   if (outcome.ok) {
     await recordAuthEventInClinics(db, outcome.clinicIds, { ...audit, kind: 'login', outcome: '0', reason: outcome.mfa ? 'signed in with password and one-time code' : 'signed in with password' });
-    return { ok: true, userId: outcome.userId, clinicIds: outcome.clinicIds };
+    return { ok: true, userId: outcome.userId, clinicIds: outcome.clinicIds, mfa: outcome.mfa };
   }
   await recordAuthEventInClinics(db, outcome.clinicIds, { ...audit, kind: 'login', outcome: '4', reason: `sign-in failed: ${outcome.reason}` });
   for (const subject of outcome.newlyLocked) {

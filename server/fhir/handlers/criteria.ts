@@ -27,7 +27,7 @@ export async function matchCriteria(
     const key = `${ctx.access.clinicId}|${ctx.def.type}|${canonicalQuery(parsed.canonical)}`;
     await ctx.trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
   }
-  const q = applyCriteria(ctx.repo.searchQuery(), parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
+  const q = applyCriteria(ctx.repo.searchQuery(), ctx.def, parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
   if (search.compartmentPatientId && search.compartmentPatientId !== ctx.compartmentPatientId) {
     ctx.repo.confineToCompartment(q, search.compartmentPatientId);
   }

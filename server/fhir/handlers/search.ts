@@ -44,7 +44,7 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const binding = { clinicId: ctx.access.clinicId, userId: ctx.access.userId, canonical: canonicalQuery(parsed.canonical) };
   const page = pairs.find(([k]) => k === '_page');
   const offset = page ? verifyPage(ctx.deps.pageSecret, binding, page[1]) : 0;
-  const q = applyCriteria(ctx.repo.searchQuery(), parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
+  const q = applyCriteria(ctx.repo.searchQuery(), ctx.def, parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
 
   let total: number | undefined;
   if (parsed.total === 'accurate' || parsed.summaryCount) {

@@ -7,6 +7,8 @@ export const AuditEventDefinition: ResourceDefinition = {
   compartment: { paths: ['entity.what'] },
   interactions: ['read', 'search'],
   serverWritten: true,
+  // Kept in audit_event_search (migration 020): the others filter what date, patient or agent found.
+  indexedParams: ['patient', 'agent'],
   search: [
     { name: 'date', type: 'date', paths: ['recorded'], description: 'Time when the event was recorded' },
     { name: 'agent', type: 'reference', paths: ['agent.who'], description: 'Identifier of who (fhirUser reference or user id)' },

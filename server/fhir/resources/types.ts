@@ -28,6 +28,8 @@ export interface ResourceDefinition {
   search: SearchParamDef[];
   /** The server writes this type itself (AuditEvent): no create/update/delete over REST. */
   serverWritten?: boolean;
+  /** Only these parameters are in the type's search index table (default: every token, reference and string one). */
+  indexedParams?: readonly string[];
   /** Canonical URL of our profile for this type, enforced on write. */
   profile?: string;
 }

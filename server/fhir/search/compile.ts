@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { searchColumnName } from '../../../db/resource-table';
+import { INDEXED_TYPES, searchTable } from '../../../db/search-index';
 import { isUuid } from '../../tenancy/with-clinic';
-import type { ResourceDefinition } from '../resources/types';
+import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { SEP } from './extract';
 import type { Criterion, DatePrefix, ParsedSearch } from './parse';
 import { normalizeString } from './values';
@@ -35,7 +36,29 @@ function referenceEntry(c: Criterion, v: string, fhirBase: string): string {
   return local;
 }
 
-function clause(c: Criterion, fhirBase: string): Where {
+/** Whether `p`'s values are in the type's search index table (db/search-index.ts). */
+function inSearchIndex(def: ResourceDefinition, p: SearchParamDef): boolean {
+  return INDEXED_TYPES.has(p.type) && (!def.indexedParams || def.indexedParams.includes(p.name));
+}
+
+/** Rows having a value of `param` that satisfies `cond`, through the search index (btree, usable under RLS). */
+function indexed(def: ResourceDefinition, param: string, cond: Where, negate = false): Where {
+  return {
+    sql: `${def.table}.id ${negate ? 'not in' : 'in'} (select id from ${searchTable(def.table)} where param = ? and ${cond.sql})`,
+    bindings: [param, ...cond.bindings],
+  };
+}
+
+/** Rows of `def` whose reference parameter `param` names one of `entries` (`Type/id` or as stored). */
+export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: string[]): Where {
+  if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] });
+  return { sql: `${searchColumnName(p.name)} && ?::text[]`, bindings: [entries] };
+}
+
+// Prefix ranges compare bytes ("C" collation): U+10FFFF sorts after every character a value can continue with.
+const prefixRange = (v: string): Where => ({ sql: '(value >= ? and value < ? and starts_with(value, ?))', bindings: [v, `${v}\u{10FFFF}`, v] });
+
+function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where {
   const p = c.param;
   if (p.name === '_id') {
     const ids = c.values.filter(isUuid);
@@ -50,9 +73,14 @@ function clause(c: Criterion, fhirBase: string): Where {
     const target = p.type === 'date' ? `${col}_lo` : col;
     return { sql: `${target} is ${c.values[0] === 'true' ? '' : 'not '}null`, bindings: [] };
   }
+  const useIndex = 'paths' in p && inSearchIndex(def, p);
   switch (p.type) {
     case 'string': {
       if (c.modifier === 'exact') return { sql: `${col}_exact && ?::text[]`, bindings: [c.values] };
+      if (c.modifier !== 'contains' && useIndex) {
+        const ranges = c.values.map((v) => prefixRange(normalizeString(v)));
+        return indexed(def, p.name, { sql: `(${ranges.map((r) => r.sql).join(' or ')})`, bindings: ranges.flatMap((r) => r.bindings) });
+      }
       const parts = c.values.map((v) => c.modifier === 'contains'
         ? `%${likeEscape(normalizeString(v))}%`
         : `%${SEP}${likeEscape(normalizeString(v))}%`);
@@ -60,11 +88,12 @@ function clause(c: Criterion, fhirBase: string): Where {
     }
     case 'token': {
       const entries = c.values.map(tokenEntry);
+      if (useIndex) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, c.modifier === 'not');
       if (c.modifier === 'not') return { sql: `not (coalesce(${col}, '{}') && ?::text[])`, bindings: [entries] };
       return { sql: `${col} && ?::text[]`, bindings: [entries] };
     }
     case 'reference':
-      return { sql: `${col} && ?::text[]`, bindings: [c.values.map((v) => referenceEntry(c, v, fhirBase))] };
+      return referenceClause(def, p as SearchParamDef, c.values.map((v) => referenceEntry(c, v, fhirBase)));
     case 'date': {
       const parts = (c.dates ?? []).map((d) => dateClause(`${col}_lo`, `${col}_hi`, d));
       return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
@@ -73,9 +102,9 @@ function clause(c: Criterion, fhirBase: string): Where {
 }
 
 /** Applies the criteria of a parsed search to a query on the type's table (RLS adds the clinic). */
-export function applyCriteria(q: Knex.QueryBuilder, criteria: Criterion[], fhirBase: string): Knex.QueryBuilder {
+export function applyCriteria(q: Knex.QueryBuilder, def: ResourceDefinition, criteria: Criterion[], fhirBase: string): Knex.QueryBuilder {
   for (const c of criteria) {
-    const w = clause(c, fhirBase);
+    const w = clause(def, c, fhirBase);
     q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
   }
   return q;

@@ -1,10 +1,11 @@
-import { searchColumnName } from '../../../db/resource-table';
+import type { Knex } from 'knex';
 import { isUuid } from '../../tenancy/with-clinic';
 import type { BundleEntryText } from '../bundle';
 import { type InteractionContext, permits } from '../interaction';
 import { Repository, type StoredVersion } from '../repository';
 import { RESOURCE_DEFINITIONS, definitionOf } from '../resources';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
+import { referenceClause } from './compile';
 import { referencesOf, valuesAt } from './values';
 
 /** One `_include` / `_revinclude`: follow `param` of `source` (forward from matches, or back to them). */
@@ -97,7 +98,8 @@ export async function fetchIncludes(ctx: InteractionContext, specs: IncludeSpec[
       const repo = new Repository(def, ctx.trx, { fhirBase: base });
       const q = repo.searchQuery();
       if (spec.rev) {
-        q.whereRaw(`${searchColumnName(spec.param.name)} && ?::text[]`, [matches.map((m) => `${ctx.def.type}/${m.id}`)]);
+        const w = referenceClause(def, spec.param, matches.map((m) => `${ctx.def.type}/${m.id}`));
+        q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
       } else {
         const ids = forwardIds(spec.param, type, matches);
         if (!ids.length) continue;

@@ -1,0 +1,200 @@
+/**
+ * `npm run bench`: starts the server on the embedded defaults in a throwaway DATA_DIR, loads a
+ * synthetic dataset, drives five scenarios with autocannon and the same SQL straight through `pg`
+ * (the floor), prints a table, writes it as JSON, cleans up. Any error fails the run (exit 1).
+ * See README "Benchmark" for the flags.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeJwt } from 'jose';
+import knexFactory from 'knex';
+import { adminConnection, runtimeUrl } from '../db';
+import { mintAccessToken } from '../server/auth/tokens';
+import { loadConfig } from '../server/config';
+import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
+import { persistentSecret } from '../server/secrets';
+import { driveFloor } from './bench/floor-load';
+import { driveHttp } from './bench/http-load';
+import { machine, type ScenarioResult, table, targets, writeJson } from './bench/report';
+import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
+import { type ServerProcess, startServerProcess } from './bench/server-process';
+import { type DatasetSize, generateDataset, SIZE_FLAGS, sizeFromFlags } from './generate';
+
+const USAGE = `usage: npm run bench -- [options]
+  dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
+  load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor
+  server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server) --keep
+  target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded)
+  output    --out bench-results/bench-<time>.json`;
+
+const DEFAULT_SIZE: DatasetSize = { clinics: 2, patients: 100_000, appointments: 200_000, medicationRequests: 200_000, auditEvents: 5_000_000, seed: 1 };
+
+const { values: flags } = parseArgs({
+  options: {
+    ...SIZE_FLAGS,
+    connections: { type: 'string', default: '32' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
+    scenarios: { type: 'string', default: SCENARIO_KEYS.join(',') },
+    'no-floor': { type: 'boolean', default: false },
+    'server-env': { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    'audit-token': { type: 'string' },
+    'floor-db': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${raw} is invalid: expected a whole number`);
+  return n;
+}
+
+function scenarioKeys(raw: string): ScenarioKey[] {
+  const keys = raw.split(',').map((k) => k.trim()).filter(Boolean);
+  for (const k of keys) if (!(SCENARIO_KEYS as readonly string[]).includes(k)) throw new Error(`--scenarios: unknown scenario ${k} (known: ${SCENARIO_KEYS.join(', ')})`);
+  return keys as ScenarioKey[];
+}
+
+/** Patient ids of the clinic a token reaches, through the API (target mode). */
+async function discoverPatients(url: string, token: string, max: number): Promise<string[]> {
+  const ids: string[] = [];
+  let next: string | undefined = `${url}/fhir/Patient?_count=1000&_elements=id`;
+  while (next && ids.length < max) {
+    const res = await fetch(next, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`listing patients at ${url} answered ${res.status}`);
+    const bundle = await res.json() as { entry?: Array<{ resource?: { id?: string } }>; link?: Array<{ relation: string; url: string }> };
+    for (const e of bundle.entry ?? []) if (e.resource?.id) ids.push(e.resource.id);
+    next = bundle.link?.find((l) => l.relation === 'next')?.url;
+  }
+  if (!ids.length) throw new Error('the token sees no patients: load some first (npm run seed)');
+  return ids;
+}
+
+const actorOf = (token: string, role: string) => {
+  const c = decodeJwt(token);
+  return { clinicId: String(c.clinic), userId: String(c.sub), role, tokenId: String(c.jti) };
+};
+
+/** Embedded mode: server, dataset and tokens. */
+async function embedded(size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, onStart: (s: ServerProcess) => void): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string }> {
+  const server = await startServerProcess({
+    env: serverEnv,
+    nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)] : [],
+  });
+  onStart(server);
+  try {
+    process.stderr.write(`server ${server.url} (pid ${server.pid}), data in ${server.dataDir}\n`);
+    const cfg = loadConfig({ DATA_DIR: server.dataDir, EMBEDDED_PG_PORT: String(server.pgPort), LOG_LEVEL: 'silent' });
+    const conn = await adminConnection(cfg);
+    const generated = await generateDataset(conn.url, size);
+    const admin = knexFactory({ client: 'pg', connection: conn.url, pool: { min: 0, max: 1 } });
+    const key = await loadSigningKeyAsAdmin(admin, server.dataDir).finally(() => admin.destroy());
+    const mint = (clinicId: string, userId: string, scope: string) => mintAccessToken(key, {
+      issuer: server.url, audience: `${server.url}/fhir`, clinicClaim: 'clinic',
+    }, { clinicId, userId, scope, ttlSeconds: 3600 });
+    const clinics: BenchClinic[] = [];
+    for (const g of generated) {
+      const doctorToken = await mint(g.id, g.doctorId, 'user/*.cruds');
+      const officerToken = await mint(g.id, g.complianceOfficerId, 'user/AuditEvent.rs');
+      clinics.push({ doctorToken, officerToken, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
+    }
+    const floorDb = runtimeUrl(conn.url, cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
+    return { server, clinics, floorDb };
+  } catch (err) {
+    await server.stop(flags.keep);
+    throw err;
+  }
+}
+
+async function main(): Promise<number> {
+  if (flags.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  const size = sizeFromFlags(flags, DEFAULT_SIZE);
+  const load = {
+    connections: positive('connections', flags.connections),
+    seconds: positive('duration', flags.duration),
+    warmup: positive('warmup', flags.warmup),
+  };
+  const keys = scenarioKeys(flags.scenarios);
+  const serverEnv = Object.fromEntries(flags['server-env'].map((kv) => {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new Error(`--server-env ${kv} is invalid: expected KEY=VALUE`);
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }));
+  const host = machine();
+  const started = new Date();
+
+  let server: ServerProcess | undefined;
+  const stopServer = async () => {
+    if (!server) return;
+    const s = server;
+    server = undefined;
+    await s.stop(flags.keep);
+    if (flags.keep) process.stderr.write(`kept: ${s.dataDir} (server stopped)\n`);
+  };
+  // Ctrl-C at any point still stops the server and its PostgreSQL and removes the data.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stopServer().finally(() => process.exit(130)); });
+  let url: string;
+  let clinics: BenchClinic[];
+  let floorDb: string | undefined;
+  if (flags.url) {
+    if (!flags.token) throw new Error('--url needs --token (a token that may read, search and create Patient)');
+    url = flags.url.replace(/\/$/, '');
+    const auditToken = flags['audit-token'] ?? flags.token;
+    floorDb = flags['floor-db'];
+    clinics = [{
+      doctorToken: flags.token, officerToken: auditToken, patientIds: await discoverPatients(url, flags.token, 20_000),
+      ...(floorDb ? { doctor: actorOf(flags.token, 'doctor'), officer: actorOf(auditToken, 'compliance-officer') } : {}),
+    }];
+  } else {
+    const e = await embedded(size, serverEnv, flags['cpu-prof'], (s) => { server = s; });
+    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb;
+  }
+
+  const results: ScenarioResult[] = [];
+  try {
+    for (const s of buildScenarios(clinics, keys)) {
+      process.stderr.write(`${s.title}: ${load.warmup} s warm-up, ${load.seconds} s measured, ${load.connections} connections ...`);
+      const measured = await driveHttp(url, s.http, { ...load, rssPid: server?.pid });
+      const result: ScenarioResult = { key: s.key, title: s.title, server: measured };
+      process.stderr.write(` ${measured.rps.toFixed(0)} req/s`);
+      if (s.floor && floorDb && !flags['no-floor']) {
+        result.floor = await driveFloor(floorDb, s.floor, load);
+        result.ratio = measured.rps / result.floor.rps;
+        process.stderr.write(`, floor ${result.floor.rps.toFixed(0)} req/s`);
+      }
+      process.stderr.write('\n');
+      results.push(result);
+    }
+  } finally {
+    await stopServer();
+  }
+
+  host.loadAfter = (await import('node:os')).loadavg().map((l) => Math.round(l * 100) / 100);
+  const errors = results.reduce((n, r) => n + r.server.errors + (r.floor?.errors ?? 0), 0);
+  const report = {
+    startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
+    target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
+    serverEnv, results, targets: targets(results),
+  };
+  process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
+  for (const r of results) {
+    const samples = [...r.server.errorSamples, ...(r.floor?.errorSamples ?? []).map((e) => `floor: ${e}`)];
+    if (samples.length) process.stdout.write(`errors in ${r.title}: ${samples.join(', ')}\n`);
+  }
+  const file = writeJson(flags.out ?? path.join('bench-results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`), report);
+  process.stdout.write(`\nJSON: ${file}\n`);
+  if (errors) process.stdout.write(`FAILED: ${errors} errors\n`);
+  return errors ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (err) => {
+  process.stderr.write(`\nbench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
