@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { Config } from '../server/config';
 import { persistentSecret } from '../server/secrets';
 import { portBusy, startEmbeddedPostgres } from './embedded';
+import { TunedPgClient } from './knex-client';
 import { migrationSource } from './migrations';
 import { APP_ROLE, AUTH_ROLE, OWNER_ROLE } from './roles';
 
@@ -16,8 +17,8 @@ export interface Database {
   close(): Promise<void>;
 }
 
-function makeKnex(url: string, poolMax: number): Knex {
-  return knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
+function makeKnex(url: string, poolMax: number, tuned = false): Knex {
+  return knexFactory({ client: tuned ? TunedPgClient : 'pg', connection: url, pool: { min: 0, max: poolMax } });
 }
 
 /** Where the migration account connects: DATABASE_URL, or the embedded cluster under DATA_DIR. */
@@ -102,7 +103,7 @@ export async function openDatabase(cfg: Config): Promise<Database> {
     await migrate(admin.url);
     const password = cfg.dbRuntimePassword ?? persistentSecret(cfg.dataDir, 'db-runtime-password');
     await provisionRuntimeLogin(admin.url, cfg.dbRuntimeUser, password);
-    const runtime = makeKnex(runtimeUrl(admin.url, cfg.dbRuntimeUser, password), cfg.dbPoolMax);
+    const runtime = makeKnex(runtimeUrl(admin.url, cfg.dbRuntimeUser, password), cfg.dbPoolMax, true);
     await assertSafeRuntimeLogin(runtime);
     return {
       runtime,

@@ -81,8 +81,9 @@ export async function createResourceTables(
     await knex.raw(`
       alter table ${t} enable row level security;
       alter table ${t} force row level security;
+      -- (select ...): evaluated once per statement, not per row (see migration 021).
       create policy isolate_clinic on ${t}
-        using (clinic_id = app_clinic_id()) with check (clinic_id = app_clinic_id());
+        using (clinic_id = (select app_clinic_id())) with check (clinic_id = (select app_clinic_id()));
       create policy patient_compartment on ${t} as restrictive
         using (app_patient_id() is null or ${compartmentExpr} = app_patient_id())
         with check (app_patient_id() is null or ${compartmentExpr} = app_patient_id());

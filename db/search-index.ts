@@ -55,7 +55,7 @@ export async function createSearchIndex(knex: Knex, table: string, opts: { compa
     alter table ${st} enable row level security;
     alter table ${st} force row level security;
     create policy isolate_clinic on ${st}
-      using (clinic_id = app_clinic_id()) with check (clinic_id = app_clinic_id());
+      using (clinic_id = (select app_clinic_id())) with check (clinic_id = (select app_clinic_id()));
     create policy patient_compartment on ${st} as restrictive
       using (app_patient_id() is null or patient_id = app_patient_id())
       with check (app_patient_id() is null or patient_id = app_patient_id());

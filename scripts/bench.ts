@@ -161,11 +161,12 @@ async function main(): Promise<number> {
   try {
     for (const s of buildScenarios(clinics, keys)) {
       process.stderr.write(`${s.title}: ${load.warmup} s warm-up, ${load.seconds} s measured, ${load.connections} connections ...`);
-      const measured = await driveHttp(url, s.http, { ...load, rssPid: server?.pid });
+      const cpu = { server: server?.pid, postgres: server?.pgPid };
+      const measured = await driveHttp(url, s.http, { ...load, rssPid: server?.pid, cpu });
       const result: ScenarioResult = { key: s.key, title: s.title, server: measured };
       process.stderr.write(` ${measured.rps.toFixed(0)} req/s`);
       if (s.floor && floorDb && !flags['no-floor']) {
-        result.floor = await driveFloor(floorDb, s.floor, load);
+        result.floor = await driveFloor(floorDb, s.floor, { ...load, cpu: { postgres: server?.pgPid } });
         result.ratio = measured.rps / result.floor.rps;
         process.stderr.write(`, floor ${result.floor.rps.toFixed(0)} req/s`);
       }

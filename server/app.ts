@@ -15,7 +15,6 @@ import { notFound } from './http/errors';
 import { errorHandler } from './http/handler';
 import { logger } from './http/logger';
 import { runWithRequest } from './http/request-context';
-import { isRevoked } from './oauth/adapter';
 import { mountOAuth } from './oauth/mount';
 import type { OAuthSecrets } from './oauth/shared-secrets';
 import type { KeyRing } from './oauth/signing-keys';
@@ -55,7 +54,8 @@ export function createApp(deps: AppDeps): Express {
   const capability = JSON.stringify(capabilityStatement(cfg));
   app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
 
-  const pp = configurePassport(cfg, deps.keys, (jti) => isRevoked(db, jti));
+  // Revocation of our tokens is checked in each request's first statement (withClinic), not here.
+  const pp = configurePassport(cfg, deps.keys);
   app.use(pp.initialize());
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   app.use('/fhir', requireToken(cfg, pp, db));

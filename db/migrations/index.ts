@@ -8,6 +8,7 @@ import * as m006 from './006_document_reference';
 import * as m007 from './007_binary';
 import * as m010 from './010_oauth';
 import * as m020 from './020_search_index';
+import * as m021 from './021_fast_rls';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -22,6 +23,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['007_binary', m007],
   ['010_oauth', m010],
   ['020_search_index', m020],
+  ['021_fast_rls', m021],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { FloorPlan } from './floor';
-import { type Measurement, Recorder } from './measure';
+import { type CpuWatch, type Measurement, Recorder } from './measure';
 
 async function loop(clients: pg.Client[], plan: FloorPlan, seconds: number, rec?: Recorder): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
@@ -22,12 +22,12 @@ async function loop(clients: pg.Client[], plan: FloorPlan, seconds: number, rec?
  * PostgreSQL's floor for a scenario: the same statements the server sends for one request, driven
  * straight through `pg` by `connections` clients (one connection each, no HTTP, no auth, no JSON).
  */
-export async function driveFloor(url: string, plan: FloorPlan, opts: { connections: number; seconds: number; warmup: number }): Promise<Measurement> {
+export async function driveFloor(url: string, plan: FloorPlan, opts: { connections: number; seconds: number; warmup: number; cpu?: CpuWatch }): Promise<Measurement> {
   const clients = Array.from({ length: opts.connections }, () => new pg.Client({ connectionString: url }));
   try {
     await Promise.all(clients.map((c) => c.connect()));
     if (opts.warmup > 0) await loop(clients, plan, opts.warmup);
-    const rec = new Recorder();
+    const rec = new Recorder(undefined, opts.cpu);
     await loop(clients, plan, opts.seconds, rec);
     return rec.finish();
   } finally {

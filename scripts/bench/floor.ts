@@ -5,13 +5,15 @@
  */
 import crypto from 'node:crypto';
 import knexFactory from 'knex';
-import { buildAuditEvent, type AuditFacts } from '../../server/audit/balp';
-import { auditRow } from '../../server/audit/writer';
+import { statementName } from '../../db/knex-client';
+import type { AuditFacts } from '../../server/audit/balp';
+import { auditInsertSql } from '../../server/audit/writer';
 import { stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
 import { PatientDefinition } from '../../server/fhir/resources/patient';
+import { beginSql } from '../../server/tenancy/with-clinic';
 
 /** The part of a pg client a plan uses (a recorder in the test). */
-export interface SqlClient { query(sql: string, params?: unknown[]): Promise<unknown> }
+export interface SqlClient { query(q: string | { text: string; values: unknown[]; name?: string }): Promise<unknown> }
 
 /** Who a request acts as. */
 export interface FloorActor { clinicId: string; userId: string; role: string; tokenId: string }
@@ -24,24 +26,23 @@ const sqlBuilder = knexFactory({ client: 'pg' });
 const COLUMNS = (table: string, patient: string) =>
   `${table}.id, ${table}.version_id, ${table}.last_updated, ${table}.deleted, ${table}.resource::text as resource, ${table}.${patient}`;
 
-function audit(actor: FloorActor, facts: Partial<AuditFacts> & Pick<AuditFacts, 'interaction' | 'action'>): { sql: string; bindings: unknown[] } {
-  const full: AuditFacts = {
+function audit(actor: FloorActor, facts: Partial<AuditFacts> & Pick<AuditFacts, 'interaction' | 'action'>): string {
+  return auditInsertSql({
     outcome: '0', clinicId: actor.clinicId, userId: actor.userId, roleName: actor.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), ...facts,
-  };
-  const event = buildAuditEvent(full);
-  const { sql, bindings } = sqlBuilder('audit_event').insert(auditRow({ ...event, recorded: event.recorded as string }, actor.clinicId, full.patientIds)).toSQL().toNative();
-  return { sql, bindings: [...bindings] };
+  });
 }
 
-/** Token check, transaction, context, the request's own statements, its audit row, commit. */
-async function request(c: SqlClient, actor: FloorActor, work: () => Promise<void>, auditOf: () => { sql: string; bindings: unknown[] }): Promise<void> {
-  await c.query('select oauth_token_revoked($1) as revoked', [actor.tokenId]);
-  await c.query('BEGIN;');
-  await c.query('select app_begin($1::uuid, $2::uuid, $3::uuid) as ctx', [actor.clinicId, actor.userId, null]);
+/** A statement with parameters, prepared under the same name the server's pool gives it. */
+function exec(c: SqlClient, text: string, values: unknown[]): Promise<unknown> {
+  const name = statementName(text);
+  return c.query({ text, values, ...(name ? { name } : {}) });
+}
+
+/** Transaction, token check and context in one round trip, the request's statements, then its audit row with the commit. */
+async function request(c: SqlClient, actor: FloorActor, work: () => Promise<unknown>, auditOf: () => string): Promise<void> {
+  await c.query(beginSql(actor.clinicId, actor.userId, null, actor.tokenId));
   await work();
-  const a = auditOf();
-  await c.query(a.sql, a.bindings);
-  await c.query('COMMIT;');
+  await c.query(`${auditOf()}; COMMIT;`);
 }
 
 export function readPatientFloor(actor: () => FloorActor, patientId: () => string): FloorPlan {
@@ -49,7 +50,7 @@ export function readPatientFloor(actor: () => FloorActor, patientId: () => strin
     const who = actor();
     const id = patientId();
     await request(c, who,
-      () => c.query(`select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "id" = $1 limit $2`, [id, 1]).then(() => undefined),
+      () => exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "id" = $1 limit $2`, [id, 1]),
       () => audit(who, { interaction: 'read', action: 'R', resourceType: 'Patient', resourceId: id, versionId: '1', patientIds: [id] }));
   };
 }
@@ -59,8 +60,11 @@ export function searchFamilyFloor(actor: () => FloorActor, family: () => string)
     const who = actor();
     const f = family();
     await request(c, who,
-      () => c.query(`select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and (sp_family like $2) order by "last_updated" desc, "id" asc limit $3`,
-        [false, `%\u001f${f.toLowerCase()}%`, 21]).then(() => undefined),
+      () => {
+        const v = f.toLowerCase();
+        return exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and patient.id in (select id from patient_search where param = $2 and ((value >= $3 and value < $4 and starts_with(value, $5)))) order by "last_updated" desc, "id" asc limit $6`,
+          [false, 'family', v, `${v}\u{10FFFF}`, v, 21]);
+      },
       () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Patient', query: `family=${f}&_count=20`, patientIds: [] }));
   };
 }
@@ -70,8 +74,8 @@ export function appointmentSearchFloor(actor: () => FloorActor, patientId: () =>
     const who = actor();
     const id = patientId();
     await request(c, who,
-      () => c.query(`select ${COLUMNS('appointment', 'patient_id')} from "appointment" where "appointment"."deleted" = $1 and sp_patient && $2::text[] and (sp_date_hi > $3) and (sp_date_lo < $4) order by "last_updated" desc, "id" asc limit $5`,
-        [false, [`Patient/${id}`], new Date(range.from), new Date(range.to), 21]).then(() => undefined),
+      () => exec(c, `select ${COLUMNS('appointment', 'patient_id')} from "appointment" where "appointment"."deleted" = $1 and appointment.id in (select id from appointment_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) and (sp_date_lo < $5) order by "last_updated" desc, "id" asc limit $6`,
+        [false, 'patient', [`Patient/${id}`], new Date(range.from), new Date(range.to), 21]),
       () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Appointment', query: `patient=${id}&date=ge${range.from}&date=lt${range.to}`, patientIds: [id] }));
   };
 }
@@ -81,8 +85,8 @@ export function auditSearchFloor(actor: () => FloorActor, patientId: () => strin
     const who = actor();
     const id = patientId();
     await request(c, who,
-      () => c.query(`select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and sp_patient && $2::text[] and (sp_date_hi > $3) order by "last_updated" desc, "id" asc limit $4`,
-        [false, [`Patient/${id}`], new Date(since), 21]).then(() => undefined),
+      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and audit_event.id in (select id from audit_event_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) order by "last_updated" desc, "id" asc limit $5`,
+        [false, 'patient', [`Patient/${id}`], new Date(since), 21]),
       () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds: [id] }));
   };
 }
@@ -91,12 +95,10 @@ export function createPatientFloor(actor: () => FloorActor, body: () => FhirReso
   return async (c) => {
     const who = actor();
     const id = crypto.randomUUID();
-    await request(c, who, async () => {
-      await c.query('SAVEPOINT trx1;');
+    await request(c, who, () => {
       const { row } = versionRow(PatientDefinition, stampVersion(body(), id, 1, new Date().toISOString()), false);
       const { sql, bindings } = sqlBuilder('patient').insert({ ...row, clinic_id: sqlBuilder.raw('app_clinic_id()') }).toSQL().toNative();
-      await c.query(sql, [...bindings]);
-      await c.query('RELEASE SAVEPOINT trx1;');
+      return exec(c, sql, [...bindings]);
     }, () => audit(who, { interaction: 'create', action: 'C', resourceType: 'Patient', resourceId: id, versionId: '1', patientIds: [id] }));
   };
 }

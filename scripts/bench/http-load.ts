@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { type Measurement, Recorder } from './measure';
+import { type CpuWatch, type Measurement, Recorder } from './measure';
 
 /** One request: its own path, token (clinic) and body, so reads rotate over many ids. */
 export interface HttpRequestSpec {
@@ -37,9 +37,9 @@ function run(url: string, s: HttpScenario, connections: number, seconds: number,
 }
 
 /** Warms the scenario up, then measures it for `seconds` at `connections` concurrent connections. */
-export async function driveHttp(url: string, s: HttpScenario, opts: { connections: number; seconds: number; warmup: number; rssPid?: number }): Promise<Measurement> {
+export async function driveHttp(url: string, s: HttpScenario, opts: { connections: number; seconds: number; warmup: number; rssPid?: number; cpu?: CpuWatch }): Promise<Measurement> {
   if (opts.warmup > 0) await run(url, s, opts.connections, opts.warmup);
-  const rec = new Recorder(opts.rssPid);
+  const rec = new Recorder(opts.rssPid, opts.cpu);
   // Timeouts and connection errors arrive as reqError events, so the recorder has counted them.
   await run(url, s, opts.connections, opts.seconds, rec);
   return rec.finish();

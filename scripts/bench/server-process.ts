@@ -9,6 +9,8 @@ export interface ServerProcess {
   dataDir: string;
   pgPort: number;
   pid: number;
+  /** The embedded PostgreSQL's postmaster. */
+  pgPid?: number;
   logFile: string;
   /** Stops the server (which stops its PostgreSQL), then removes the data directory unless kept. */
   stop(keepData?: boolean): Promise<void>;
@@ -83,5 +85,7 @@ export async function startServerProcess(opts: { env?: Record<string, string>; n
     await stop();
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}`, dataDir, pgPort, pid: child.pid as number, logFile, stop };
+  const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+  const pgPid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined;
+  return { url: `http://127.0.0.1:${port}`, dataDir, pgPort, pid: child.pid as number, ...(pgPid ? { pgPid } : {}), logFile, stop };
 }

@@ -2,6 +2,7 @@ import type { AuditEvent } from 'fhir/r4';
 import type { Knex } from 'knex';
 import { AuditEventDefinition } from '../fhir/resources/audit-event';
 import { extractSearchColumns } from '../fhir/search/extract';
+import { insertLiteral } from '../../db/literal';
 import { withClinic } from '../tenancy/with-clinic';
 import { type AuditFacts, buildAuditEvent } from './balp';
 
@@ -11,6 +12,12 @@ import { type AuditFacts, buildAuditEvent } from './balp';
  */
 export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Promise<string> {
   return insertAuditEvent(trx, buildAuditEvent(facts), facts.clinicId, facts.patientIds);
+}
+
+/** The INSERT of one AuditEvent with literal values, to run with the COMMIT of the caller's transaction. */
+export function auditInsertSql(facts: AuditFacts): string {
+  const event = buildAuditEvent(facts);
+  return insertLiteral('audit_event', auditRow(event, facts.clinicId, facts.patientIds));
 }
 
 /** Appends an AuditEvent already built (e.g. the authorization server's sign-in events). */

@@ -85,13 +85,16 @@ function toAccessContext(cfg: Config, p: Claims): AccessContext | string {
   const patient = str(p.patient);
   if (patient !== undefined && !isUuid(patient)) return 'token patient claim is not a patient id';
   const scopeText = typeof p.scope === 'string' ? p.scope : Array.isArray(p.scp) ? p.scp.join(' ') : '';
+  const tokenId = str(p.jti);
   return {
     userId,
     clinicId,
     patientId: patient,
     clientId: str(p.client_id) ?? str(p.azp),
     fhirUser: str(p.fhirUser),
-    tokenId: str(p.jti),
+    tokenId,
+    // Our own tokens can be revoked: withClinic checks them in the request's first statement.
+    ...(p.iss === cfg.tokenIssuer && tokenId ? { revocable: true } : {}),
     scopes: parseScopes(scopeText).resource,
     scopeText,
   };

@@ -1,23 +1,34 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
+import { decodeJwt } from 'jose';
 import type passport from 'passport';
+import { ExtractJwt } from 'passport-jwt';
 import { recordAudit } from '../audit/writer';
 import type { Config } from '../config';
 import { unauthorized } from '../http/errors';
 import { currentRequest } from '../http/request-context';
 import type { AccessContext } from '../tenancy/access-context';
 import { knownUserOf } from './authenticate';
+import { VerifiedTokenCache } from './token-cache';
 
 /**
  * Requires a valid bearer token on every route below it. A refused token gets 401 with
  * `WWW-Authenticate: Bearer`; when its signature was good (the user is known) the refusal is
  * audited in the clinic it named, otherwise as a server-level security event.
  */
-export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex) {
+export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex, cache = new VerifiedTokenCache()) {
+  const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
   return (req: Request, res: Response, next: NextFunction): void => {
+    const raw = bearer(req);
+    const known = raw ? cache.get(raw) : undefined;
+    if (known) {
+      req.access = known;
+      return next();
+    }
     pp.authenticate('jwt', { session: false }, (err: unknown, user: AccessContext | false, info: unknown) => {
       if (!err && user) {
-        req.access = user;
+        if (raw) cache.set(raw, user, decodeJwt(raw).exp);
+        req.access = raw ? cache.get(raw) ?? user : user;
         return next();
       }
       const failure = knownUserOf(cfg, req, err ?? info);

@@ -1,13 +1,14 @@
 import type { Knex } from 'knex';
+import type { SqlExecutor } from '../../db/knex-client';
 import type { AuditFacts } from '../audit/balp';
-import { recordAudit, writeAudit } from '../audit/writer';
+import { auditInsertSql, recordAudit, writeAudit } from '../audit/writer';
 import { authorize, type Decision, type FhirInteraction, scopeDecision } from '../auth/authorize';
 import type { Config } from '../config';
 import { forbidden, OperationOutcomeError } from '../http/errors';
 import { translateDbError } from '../http/db-errors';
 import { currentRequest } from '../http/request-context';
 import type { AccessContext, Membership } from '../tenancy/access-context';
-import { withClinic } from '../tenancy/with-clinic';
+import { TokenRevokedError, withClinic } from '../tenancy/with-clinic';
 import { type FhirResource, Repository, type StoredVersion } from './repository';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
@@ -61,6 +62,10 @@ export interface ClinicScope {
   compartmentPatientId?: string;
   /** Work to run once the transaction has ended, committed or not (e.g. removing uploads that did not commit). */
   afterEnd?: Array<() => Promise<void>>;
+  /** Queues a statement with literal values to run just before COMMIT, in its round trip (see withClinic). */
+  atCommit?: (sql: string) => void;
+  /** The transaction's connection without knex, for the repository's statements (see withClinic). */
+  sql?: SqlExecutor;
 }
 
 export interface InteractionContext extends ClinicScope {
@@ -125,7 +130,7 @@ export function permits(ctx: Pick<InteractionContext, 'access' | 'membership'>, 
  */
 export async function performInteraction(
   scope: ClinicScope, req: FhirRequest, def: ResourceDefinition, interaction: FhirInteraction, handler: Handler,
-  opts: { savepoint: boolean },
+  opts: { savepoint: boolean; rollbackOnError?: boolean },
 ): Promise<Performed> {
   const facts = interactionFacts(scope.access, req, def, interaction);
   const { membership } = scope;
@@ -144,7 +149,7 @@ export async function performInteraction(
     const hooks = scope.deps.hooks;
     const run = async (trx: Knex.Transaction): Promise<FhirResult> => {
       const beforeWrite = hooks?.beforeWrite;
-      const repo = new Repository(def, trx, { fhirBase: scope.deps.cfg.fhirBaseUrl, beforeWrite: beforeWrite && ((r, at) => beforeWrite(ctx, r, at)) });
+      const repo = new Repository(def, trx, { fhirBase: scope.deps.cfg.fhirBaseUrl, beforeWrite: beforeWrite && ((r, at) => beforeWrite(ctx, r, at)), sql: scope.sql });
       const ctx: InteractionContext = { ...scope, trx, membership, def, req, decision, repo };
       const answer = await handler(ctx);
       return hooks?.present && READS.has(interaction) ? hooks.present(ctx, interaction, answer) : answer;
@@ -160,7 +165,8 @@ export async function performInteraction(
     }));
     return { result, audits: [done, ...refusals, ...(extra ?? [])] };
   } catch (err) {
-    if (err instanceof OperationOutcomeError) return refuse(err);
+    // Without a savepoint, what a failed write did is undone by rolling the whole transaction back.
+    if (err instanceof OperationOutcomeError) return refuse(err, opts.rollbackOnError === true);
     const mapped = translateDbError(err);
     if (!mapped) throw err;
     currentRequest()?.log.warn({ code: (err as { code?: string }).code, msg: (err as Error).message.slice(-200) }, 'database refused a client request');
@@ -197,13 +203,14 @@ export async function inClinicScope<T>(
 ): Promise<T> {
   const afterEnd: Array<() => Promise<void>> = [];
   try {
-    return await withClinic(deps.db, { ...access, compartmentPatientId }, ({ trx, membership }) =>
-      work({ deps, access, membership, trx, compartmentPatientId, afterEnd }));
+    return await withClinic(deps.db, { ...access, compartmentPatientId }, ({ trx, membership, atCommit, sql }) =>
+      work({ deps, access, membership, trx, compartmentPatientId, afterEnd, atCommit, sql }));
   } catch (err) {
     if (err instanceof AbortedByClientError) {
       for (const a of err.audits) await recordAudit(deps.db, a);
       throw err.mapped;
     }
+    if (err instanceof TokenRevokedError) throw err; // a refused token, audited as such by the error handler
     // The transaction rolled back: record the serious failure on its own, then let it surface as 500.
     await recordAudit(deps.db, { ...failed, outcome: '8', outcomeDesc: 'internal error' }).catch(() => undefined);
     throw err;
@@ -214,17 +221,20 @@ export async function inClinicScope<T>(
 
 /**
  * Runs one FHIR interaction the only way it may run: authorize before any query, one RLS
- * transaction, the handler (writes inside a savepoint), and an AuditEvent committed with the result.
- * A refusal or a client error is audited in the same transaction and then thrown.
+ * transaction, the handler, and an AuditEvent committed with the result. A refusal is audited in
+ * the same transaction; a failed write is rolled back and its refusal audited on its own.
  */
 export async function runInteraction(
   deps: FhirDeps, access: AccessContext, req: FhirRequest, def: ResourceDefinition, interaction: FhirInteraction, handler: Handler,
 ): Promise<FhirResult> {
   const compartment = compartmentFor(access, [{ type: def.type, interaction }]);
   const performed = await inClinicScope(deps, access, compartment, interactionFacts(access, req, def, interaction), async (scope) => {
-    const p = await performInteraction(scope, req, def, interaction, handler, { savepoint: WRITES.has(interaction) });
+    // A write that fails rolls the transaction back (its refusal is audited after): no savepoint round trips.
+    const p = await performInteraction(scope, req, def, interaction, handler, { savepoint: false, rollbackOnError: WRITES.has(interaction) });
     if (p.aborted && p.error) throw new AbortedByClientError(p.error, p.audits);
-    await writeAudits(scope.trx, p.audits);
+    // The AuditEvents travel with the COMMIT: same transaction, no round trip of their own.
+    for (const a of p.audits) scope.atCommit?.(auditInsertSql(a));
+    if (!scope.atCommit) await writeAudits(scope.trx, p.audits);
     return p;
   });
   if (performed.error) throw performed.error;

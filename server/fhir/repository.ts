@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
+import type { SqlExecutor } from '../../db/knex-client';
 import type { ResourceDefinition } from './resources/types';
 import { assertReferencesResolve } from './references';
 import { compartmentPatient, extractSearchColumns } from './search/extract';
@@ -51,10 +52,16 @@ export function versionRow(def: ResourceDefinition, stored: FhirResource, delete
 export class Repository {
   /** `fhirBase` makes absolute references to this server count as local ones. */
   /** `beforeWrite` may rewrite each version before it is stored (documents: inline data becomes a stored object). */
+  /** `sql` runs the statements straight on the transaction's connection (same SQL, without knex's runner). */
   constructor(readonly def: ResourceDefinition, private readonly trx: Knex.Transaction, private readonly opts: {
     fhirBase?: string;
     beforeWrite?: (resource: FhirResource, at: { id: string; previous?: StoredVersion }) => Promise<FhirResource>;
+    sql?: SqlExecutor;
   } = {}) {}
+
+  private async rows<T>(q: Knex.QueryBuilder): Promise<T[]> {
+    return this.opts.sql ? this.opts.sql.rows<T>(q.toSQL().toNative()) : (await q) as T[];
+  }
 
   private columns(table = this.def.table): string[] {
     const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
@@ -62,15 +69,15 @@ export class Repository {
   }
 
   async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
-    const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).first<Row | undefined>();
-    const row = await (forUpdate ? q.forUpdate() : q);
+    const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).first();
+    const [row] = await this.rows<Row>(forUpdate ? q.forUpdate() : q);
     return row ? toVersion(row) : null;
   }
 
   async readVersion(id: string, versionId: number): Promise<StoredVersion | null> {
-    const row = await this.trx(`${this.def.table}_history`)
+    const [row] = await this.rows<Row>(this.trx(`${this.def.table}_history`)
       .select(this.trx.raw(this.columns(`${this.def.table}_history`).join(', ')))
-      .where({ id, version_id: versionId }).first<Row | undefined>();
+      .where({ id, version_id: versionId }).first());
     return row ? toVersion(row) : null;
   }
 
@@ -86,8 +93,8 @@ export class Repository {
     const { row, text, patientId } = versionRow(this.def, stored, opts.deleted ?? false);
     const current = { ...row, clinic_id: this.trx.raw('app_clinic_id()') };
     // A trigger appends the version to <table>_history in the same statement.
-    if (opts.previous) await this.trx(this.def.table).where({ id }).update(current);
-    else await this.trx(this.def.table).insert(current);
+    if (opts.previous) await this.rows(this.trx(this.def.table).where({ id }).update(current));
+    else await this.rows(this.trx(this.def.table).insert(current));
     return { id, versionId, lastUpdated, deleted: opts.deleted ?? false, resource: text, patientId };
   }
 
@@ -96,7 +103,7 @@ export class Repository {
     const q = this.trx(t).select(this.trx.raw(this.columns(t).join(', ')));
     if (id) q.where({ id });
     if (opts.since) q.where('last_updated', '>=', opts.since);
-    const rows = await q.orderBy('last_updated', 'desc').orderBy('version_id', 'desc').limit(opts.count).offset(opts.offset) as Row[];
+    const rows = await this.rows<Row>(q.orderBy('last_updated', 'desc').orderBy('version_id', 'desc').limit(opts.count).offset(opts.offset));
     return rows.map(toVersion);
   }
 
@@ -111,7 +118,7 @@ export class Repository {
   }
 
   async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {
-    const rows = await q.clone().select(this.trx.raw(this.columns().join(', '))) as Row[];
+    const rows = await this.rows<Row>(q.clone().select(this.trx.raw(this.columns().join(', '))));
     return rows.map(toVersion);
   }
 }

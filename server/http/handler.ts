@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/writer';
+import { TokenRevokedError } from '../tenancy/with-clinic';
 import { logger } from './logger';
 import { currentRequest } from './request-context';
 import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType } from './errors';
@@ -33,13 +34,26 @@ export function errorHandler(db: Knex) {
         clinicId: a.clinicId, userId: a.userId, clientId: a.clientId, sourceIp: currentRequest()?.sourceIp,
       }).catch(() => undefined);
     }
+    if (err instanceof TokenRevokedError && req.access) {
+      // Revocation is checked in the request's first statement (withClinic): audit it as the token check would.
+      const a = req.access;
+      void recordAudit(db, {
+        interaction: 'login', action: 'E', outcome: '4', outcomeDesc: 'token refused: token revoked',
+        clinicId: a.clinicId, userId: a.userId, clientId: a.clientId, sourceIp: currentRequest()?.sourceIp,
+      }).catch((e2) => currentRequest()?.log.error({ err: e2 }, 'audit of a refused token failed')).then(() => send(res, err));
+      return;
+    }
     if (!e) {
       (currentRequest()?.log ?? logger).error({ err }, 'unhandled error');
       e = new OperationOutcomeError(500, { severity: 'fatal', code: 'exception', diagnostics: 'Internal server error' });
     }
-    if (res.headersSent) { res.end(); return; }
-    for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
-    res.status(e.status).setHeader('Content-Type', FHIR_JSON);
-    res.end(JSON.stringify(e.toOperationOutcome()));
+    send(res, e);
   };
+}
+
+function send(res: Response, e: OperationOutcomeError): void {
+  if (res.headersSent) { res.end(); return; }
+  for (const [k, v] of Object.entries(e.headers)) res.setHeader(k, v);
+  res.status(e.status).setHeader('Content-Type', FHIR_JSON);
+  res.end(JSON.stringify(e.toOperationOutcome()));
 }

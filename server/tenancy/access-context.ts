@@ -9,6 +9,8 @@ export interface AccessContext {
   clientId?: string;
   fhirUser?: string;
   tokenId?: string;
+  /** One of our own tokens: withClinic checks its `tokenId` against revocations in its first statement. */
+  revocable?: boolean;
   scopes: readonly ParsedScope[];
   scopeText: string;
 }

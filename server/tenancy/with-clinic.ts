@@ -1,23 +1,43 @@
 import type { Knex } from 'knex';
+import pg from 'pg';
+import { beginWith, executorOn, type SqlExecutor } from '../../db/knex-client';
+import { OperationOutcomeError } from '../http/errors';
 import type { AccessContext, Membership } from './access-context';
 
 export interface ClinicTx {
   trx: Knex.Transaction;
   /** NULL when the user has no active membership at the clinic: nothing in it is visible then. */
   membership: Membership | null;
+  /** Queues a statement (literal values only) to run just before COMMIT, in the same round trip. */
+  atCommit(sql: string): void;
+  /** The same transaction, for the hot statements: straight on its connection, past knex. */
+  sql: SqlExecutor;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
+/** The token was revoked before it expired: 401, like any other refused token (audited by the error handler). */
+export class TokenRevokedError extends OperationOutcomeError {
+  constructor() {
+    super(401, { severity: 'error', code: 'login', diagnostics: 'Invalid bearer token: token revoked' }, { 'WWW-Authenticate': 'Bearer realm="fhir"' });
+  }
+}
+
+const literal = (v: string | null) => (v === null ? 'null' : pg.escapeLiteral(v));
+
 /**
  * The only way request code touches tenant tables: ONE transaction that first switches to the app
  * role and sets clinic, user and (for patient-compartment access) patient, in one statement, then
  * runs `work`, then commits. RLS decides every row from those settings.
+ *
+ * `BEGIN`, the revocation check of our own tokens and `app_begin` go in one round trip (a simple
+ * query: the values are literals, and the ids are checked UUIDs); statements queued with `atCommit`
+ * (the request's AuditEvent) go in the COMMIT's.
  */
 export async function withClinic<T>(
   db: Knex,
-  who: Pick<AccessContext, 'clinicId' | 'userId'> & { compartmentPatientId?: string | null },
+  who: Pick<AccessContext, 'clinicId' | 'userId' | 'tokenId' | 'revocable'> & { compartmentPatientId?: string | null },
   work: (tx: ClinicTx) => Promise<T>,
 ): Promise<T> {
   const clinic = isUuid(who.clinicId) ? who.clinicId : null;
@@ -27,9 +47,26 @@ export async function withClinic<T>(
     // A patient context that is not one of our ids can match nothing; never fall back to "no compartment".
     throw new Error('invalid patient compartment id');
   }
+  const jti = who.revocable && who.tokenId ? who.tokenId : null;
+  let membership: Membership | null = null;
+  let revoked = false;
+  let sql: SqlExecutor | undefined;
+  const pending: string[] = [];
   return db.transaction(async (trx) => {
-    const { rows } = await trx.raw<{ rows: Array<{ ctx: Membership | null }> }>(
-      'select app_begin(?::uuid, ?::uuid, ?::uuid) as ctx', [clinic, user, patient]);
-    return work({ trx, membership: rows[0]?.ctx ?? null });
-  });
+    if (!sql) throw new Error('withClinic needs the runtime pool of openDatabase (its client opens the transaction)');
+    if (revoked) throw new TokenRevokedError();
+    return work({ trx, membership, atCommit: (s) => { pending.push(s); }, sql });
+  }, beginWith(async (run, conn) => {
+    sql = executorOn(conn);
+    const results = await run(beginSql(clinic, user, patient, jti)) as pg.QueryResult[];
+    revoked = jti !== null && results[1]?.rows[0]?.revoked === true;
+    membership = (results[results.length - 1]?.rows[0]?.ctx as Membership | null | undefined) ?? null;
+  }, () => (pending.length ? pending.join('; ') : undefined)));
+}
+
+/** The first round trip of a request transaction (the benchmark's floor sends the same). */
+export function beginSql(clinic: string | null, user: string | null, patient: string | null, jti: string | null): string {
+  // Revocation is checked before app_begin switches to the app role (the function is the login's).
+  const check = jti ? `select oauth_token_revoked(${literal(jti)}) as revoked; ` : '';
+  return `BEGIN; ${check}select app_begin(${literal(clinic)}::uuid, ${literal(user)}::uuid, ${literal(patient)}::uuid) as ctx`;
 }

@@ -95,7 +95,7 @@ export async function fetchIncludes(ctx: InteractionContext, specs: IncludeSpec[
         }
         continue;
       }
-      const repo = new Repository(def, ctx.trx, { fhirBase: base });
+      const repo = new Repository(def, ctx.trx, { fhirBase: base, sql: ctx.sql });
       const q = repo.searchQuery();
       if (spec.rev) {
         const w = referenceClause(def, spec.param, matches.map((m) => `${ctx.def.type}/${m.id}`));

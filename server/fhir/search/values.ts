@@ -2,12 +2,26 @@
  * Walks a resource along a simple path (`name.given`, `telecom[system=phone]`), flattening arrays.
  * Deliberately tiny: search parameter paths in resources/*.ts only use these forms.
  */
+interface Step { name: string; filterKey?: string; filterValue?: string }
+// Paths come from the resource definitions (a fixed set): parse each once, it runs on every write and audit.
+const parsedPaths = new Map<string, Step[]>();
+
+function stepsOf(path: string): Step[] {
+  let steps = parsedPaths.get(path);
+  if (!steps) {
+    steps = path.split('.').map((step) => {
+      const m = /^([A-Za-z][A-Za-z0-9]*)(?:\[([A-Za-z]+)=([^\]]+)\])?$/.exec(step);
+      if (!m) throw new Error(`bad search path step ${step}`);
+      return { name: m[1], filterKey: m[2], filterValue: m[3] };
+    });
+    parsedPaths.set(path, steps);
+  }
+  return steps;
+}
+
 export function valuesAt(resource: unknown, path: string): unknown[] {
   let current: unknown[] = [resource];
-  for (const step of path.split('.')) {
-    const m = /^([A-Za-z][A-Za-z0-9]*)(?:\[([A-Za-z]+)=([^\]]+)\])?$/.exec(step);
-    if (!m) throw new Error(`bad search path step ${step}`);
-    const [, name, filterKey, filterValue] = m;
+  for (const { name, filterKey, filterValue } of stepsOf(path)) {
     const next: unknown[] = [];
     for (const node of current) {
       if (!node || typeof node !== 'object') continue;
