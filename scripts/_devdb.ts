@@ -11,7 +11,7 @@ async function main() {
   const conn = await adminConnection(cfg);
   const n = Number(process.env.N ?? 2000);
   const clinics = await generateDataset(conn.url, { clinics: 2, patients: n, appointments: 2 * n, medicationRequests: 2 * n, auditEvents: Number(process.env.A ?? 10 * n), seed: 1 });
-  const info = { url: s.url, pid: s.pid, pgPid: s.pgPid, dataDir: s.dataDir, admin: conn.url, runtime: runtimeUrl(conn.url, 'fhir_runtime', persistentSecret(s.dataDir, 'db-runtime-password')), clinics: clinics.map((c) => ({ ...c, patientIds: c.patientIds.slice(0, 5) })) };
+  const info = { url: s.url, pid: s.pid, pgPid: s.pgPid, dataDir: s.dataDir, admin: conn.url, runtime: runtimeUrl(conn.url, 'fhir_runtime', persistentSecret(s.dataDir, 'db-runtime-password')), clinics: clinics.map((c) => ({ ...c, patientIds: c.patientIds.slice(0, 5000) })) };
   fs.writeFileSync('/tmp/devdb.json', JSON.stringify(info, null, 2));
   console.log('ready');
   process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)); });

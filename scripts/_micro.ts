@@ -39,6 +39,13 @@ async function main() {
       atCommit(auditInsertSql(facts(id)));
     });
   });
+  await time('knex withClinic+repo(sql)', N, async (i) => {
+    const id = ids[i % ids.length];
+    await withClinic(k, { clinicId: c.id, userId: c.doctorId, tokenId: crypto.randomUUID(), revocable: true }, async ({ trx, atCommit, sql }) => {
+      await new Repository(PatientDefinition, trx, { sql }).read(id);
+      atCommit(auditInsertSql(facts(id)));
+    });
+  });
   await time('knex withClinic empty', N, async () => {
     await withClinic(k, { clinicId: c.id, userId: c.doctorId, tokenId: crypto.randomUUID(), revocable: true }, async () => undefined);
   });

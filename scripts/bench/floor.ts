@@ -38,11 +38,15 @@ function exec(c: SqlClient, text: string, values: unknown[]): Promise<unknown> {
   return c.query({ text, values, ...(name ? { name } : {}) });
 }
 
+/** Patient ids of the rows a statement answered (a search's AuditEvent names each patient it showed). */
+const patientsOf = (res: unknown): string[] =>
+  [...new Set(((res as { rows?: Array<{ patient_id: string | null }> }).rows ?? []).slice(0, 20).map((r) => r.patient_id).filter((p): p is string => !!p))];
+
 /** Transaction, token check and context in one round trip, the request's statements, then its audit row with the commit. */
-async function request(c: SqlClient, actor: FloorActor, work: () => Promise<unknown>, auditOf: () => string): Promise<void> {
+async function request(c: SqlClient, actor: FloorActor, work: () => Promise<unknown>, auditOf: (patients: string[]) => string): Promise<void> {
   await c.query(beginSql(actor.clinicId, actor.userId, null, actor.tokenId));
-  await work();
-  await c.query(`${auditOf()}; COMMIT;`);
+  const res = await work();
+  await c.query(`${auditOf(patientsOf(res))}; COMMIT;`);
 }
 
 export function readPatientFloor(actor: () => FloorActor, patientId: () => string): FloorPlan {
@@ -65,7 +69,7 @@ export function searchFamilyFloor(actor: () => FloorActor, family: () => string)
         return exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and patient.id in (select id from patient_search where param = $2 and ((value >= $3 and value < $4 and starts_with(value, $5)))) order by "last_updated" desc, "id" asc limit $6`,
           [false, 'family', v, `${v}\u{10FFFF}`, v, 21]);
       },
-      () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Patient', query: `family=${f}&_count=20`, patientIds: [] }));
+      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Patient', query: `family=${f}&_count=20`, patientIds }));
   };
 }
 
@@ -76,7 +80,7 @@ export function appointmentSearchFloor(actor: () => FloorActor, patientId: () =>
     await request(c, who,
       () => exec(c, `select ${COLUMNS('appointment', 'patient_id')} from "appointment" where "appointment"."deleted" = $1 and appointment.id in (select id from appointment_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) and (sp_date_lo < $5) order by "last_updated" desc, "id" asc limit $6`,
         [false, 'patient', [`Patient/${id}`], new Date(range.from), new Date(range.to), 21]),
-      () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Appointment', query: `patient=${id}&date=ge${range.from}&date=lt${range.to}`, patientIds: [id] }));
+      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Appointment', query: `patient=${id}&date=ge${range.from}&date=lt${range.to}`, patientIds }));
   };
 }
 
@@ -87,7 +91,7 @@ export function auditSearchFloor(actor: () => FloorActor, patientId: () => strin
     await request(c, who,
       () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and audit_event.id in (select id from audit_event_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) order by "last_updated" desc, "id" asc limit $5`,
         [false, 'patient', [`Patient/${id}`], new Date(since), 21]),
-      () => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds: [id] }));
+      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds }));
   };
 }
 

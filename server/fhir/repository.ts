@@ -69,7 +69,7 @@ export class Repository {
   }
 
   async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
-    const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).first();
+    const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).limit(1);
     const [row] = await this.rows<Row>(forUpdate ? q.forUpdate() : q);
     return row ? toVersion(row) : null;
   }
@@ -77,7 +77,7 @@ export class Repository {
   async readVersion(id: string, versionId: number): Promise<StoredVersion | null> {
     const [row] = await this.rows<Row>(this.trx(`${this.def.table}_history`)
       .select(this.trx.raw(this.columns(`${this.def.table}_history`).join(', ')))
-      .where({ id, version_id: versionId }).first());
+      .where({ id, version_id: versionId }).limit(1));
     return row ? toVersion(row) : null;
   }
 
