@@ -96,7 +96,7 @@ export async function assertSafeRuntimeLogin(runtime: Knex): Promise<void> {
  * The embedded cluster's Unix socket, when it has one: a round trip through it costs both processes
  * less than through loopback TCP (DATABASE_URL is used as given).
  */
-async function localSocketUrl(adminUrl: string): Promise<string> {
+export async function localSocketUrl(adminUrl: string): Promise<string> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

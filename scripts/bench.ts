@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeJwt } from 'jose';
 import knexFactory from 'knex';
-import { adminConnection, runtimeUrl } from '../db';
+import { adminConnection, localSocketUrl, runtimeUrl } from '../db';
 import { mintAccessToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
@@ -105,7 +105,8 @@ async function embedded(size: DatasetSize, serverEnv: Record<string, string>, cp
       const officerToken = await mint(g.id, g.complianceOfficerId, 'user/AuditEvent.rs');
       clinics.push({ doctorToken, officerToken, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
     }
-    const floorDb = runtimeUrl(conn.url, cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
+    // The floor connects as the server's pool does: the runtime login, over the same socket.
+    const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
     return { server, clinics, floorDb };
   } catch (err) {
     await server.stop(flags.keep);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { OWNER_ROLE } from '../roles';
+import { APP_ROLE, OWNER_ROLE } from '../roles';
 
 /**
  * Same rules, a fraction of the cost per statement:
@@ -7,6 +7,7 @@ import { OWNER_ROLE } from '../roles';
  *    (SECURITY DEFINER) plans its query on every call; plpgsql keeps the plan for the session.
  *  - every policy calls app_clinic_id() through a scalar subquery, which PostgreSQL evaluates once
  *    per statement (an InitPlan) instead of once per row or per partition scanned.
+ *  - app_begin leaves the membership check to the role table's policy (one app_clinic_id() call).
  *  - audit_event loses its index on (id) alone: the primary key (id, last_updated) serves a read by
  *    id, and every request inserts a row (one index fewer to maintain).
  */
@@ -23,6 +24,20 @@ export async function up(knex: Knex): Promise<void> {
       end $f$;
 
     drop index if exists audit_event_id;
+
+    -- The membership is verified once, by the role table's policy (app_clinic_id() is NULL without
+    -- an active membership of an active user, and then no role row is visible): same answer, one call.
+    create or replace function app_begin(p_clinic uuid, p_user uuid, p_patient uuid) returns jsonb language plpgsql
+      as $f$
+      begin
+        perform set_config('role', '${APP_ROLE}', true),
+                set_config('app.clinic_id', coalesce(p_clinic::text, ''), true),
+                set_config('app.user_id', coalesce(p_user::text, ''), true),
+                set_config('app.patient_id', coalesce(p_patient::text, ''), true);
+        return (select jsonb_build_object('role', r.name, 'permissions', r.permissions)
+                  from public.membership m join public.role r on r.id = m.role_id and r.clinic_id = m.clinic_id
+                 where m.clinic_id = p_clinic and m.user_id = p_user and not m.disabled);
+      end $f$;
 
     create or replace function oauth_token_revoked(p_jti text) returns boolean language plpgsql stable security definer
       set search_path = public, pg_temp

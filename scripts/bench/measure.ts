@@ -28,6 +28,17 @@ function postgresCpuMs(postmaster: number): number {
   return total;
 }
 
+/** CPU time (ms) all CPUs spent busy so far, from /proc/stat. */
+function machineBusyMs(): number | undefined {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + f[4];
+    return (f.reduce((a, b) => a + b, 0) - idle) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Processes whose CPU time a window reports per request. */
 export interface CpuWatch { server?: number; postgres?: number }
 
@@ -47,6 +58,8 @@ export interface Measurement {
   /** CPU time per request during the window (ms): the server process, and PostgreSQL. */
   serverCpuMs?: number;
   postgresCpuMs?: number;
+  /** CPU used during the window by everything else on the machine (other users' work), in % of one CPU. */
+  othersCpuPct?: number;
 }
 
 /** Latencies of one window, and the errors seen in it. */
@@ -58,12 +71,14 @@ export class Recorder {
   private maxRss: number | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
-  private readonly cpuStart: { server?: number; postgres?: number };
+  private readonly cpuStart: { server?: number; postgres?: number; machine?: number; self: number };
 
   constructor(rssPid?: number, private readonly cpu: CpuWatch = {}) {
     this.cpuStart = {
       server: cpu.server === undefined ? undefined : cpuMs(cpu.server),
       postgres: cpu.postgres === undefined ? undefined : postgresCpuMs(cpu.postgres),
+      machine: machineBusyMs(),
+      self: cpuMs(process.pid) ?? 0,
     };
     if (rssPid !== undefined) {
       const sample = () => { const mb = rssMb(rssPid); if (mb !== undefined) this.maxRss = Math.max(this.maxRss ?? 0, mb); };
@@ -85,8 +100,15 @@ export class Recorder {
     const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
     const perRequest = (start: number | undefined, end: number | undefined) =>
       (start === undefined || end === undefined || !this.latencies.length ? undefined : (end - start) / this.latencies.length);
-    const serverCpu = perRequest(this.cpuStart.server, this.cpu.server === undefined ? undefined : cpuMs(this.cpu.server));
-    const pgCpu = perRequest(this.cpuStart.postgres, this.cpu.postgres === undefined ? undefined : postgresCpuMs(this.cpu.postgres));
+    const serverEnd = this.cpu.server === undefined ? undefined : cpuMs(this.cpu.server);
+    const pgEnd = this.cpu.postgres === undefined ? undefined : postgresCpuMs(this.cpu.postgres);
+    const serverCpu = perRequest(this.cpuStart.server, serverEnd);
+    const pgCpu = perRequest(this.cpuStart.postgres, pgEnd);
+    // Everything busy on the machine minus the benchmark's own processes (this one, the server, PostgreSQL).
+    const machineEnd = machineBusyMs();
+    const ours = ((cpuMs(process.pid) ?? 0) - this.cpuStart.self) + (serverEnd !== undefined && this.cpuStart.server !== undefined ? serverEnd - this.cpuStart.server : 0)
+      + (pgEnd !== undefined && this.cpuStart.postgres !== undefined ? pgEnd - this.cpuStart.postgres : 0);
+    const others = machineEnd !== undefined && this.cpuStart.machine !== undefined ? Math.max(0, (machineEnd - this.cpuStart.machine - ours) / (seconds * 10)) : undefined;
     const sorted = Float64Array.from(this.latencies).sort();
     const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : 0);
     return {
@@ -101,6 +123,7 @@ export class Recorder {
       ...(this.maxRss !== undefined ? { rssMb: this.maxRss } : {}),
       ...(serverCpu !== undefined ? { serverCpuMs: serverCpu } : {}),
       ...(pgCpu !== undefined ? { postgresCpuMs: pgCpu } : {}),
+      ...(others !== undefined ? { othersCpuPct: Math.round(others) } : {}),
     };
   }
 }

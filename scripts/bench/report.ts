@@ -36,11 +36,12 @@ export function machine(): Machine {
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits));
 
 export function table(results: readonly ScenarioResult[]): string {
-  const head = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MB', 'floor req/s', 'server/floor', 'CPU ms/req server+pg', 'floor pg CPU ms/req'];
+  const head = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MB', 'floor req/s', 'server/floor', 'CPU ms/req server+pg', 'floor pg CPU ms/req', 'others CPU %'];
   const rows = results.map((r) => [
     r.title, fmt(r.server.rps), fmt(r.server.p50, 1), fmt(r.server.p95, 1), fmt(r.server.p99, 1), String(r.server.errors),
     fmt(r.server.rssMb), fmt(r.floor?.rps), r.ratio === undefined ? '-' : `${Math.round(r.ratio * 100)} %`,
     r.server.serverCpuMs === undefined ? '-' : `${fmt(r.server.serverCpuMs, 2)} + ${fmt(r.server.postgresCpuMs, 2)}`, fmt(r.floor?.postgresCpuMs, 2),
+    fmt(r.server.othersCpuPct),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;

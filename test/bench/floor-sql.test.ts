@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { decodeJwt } from 'jose';
+import pg from 'pg';
+import {
+  appointmentSearchFloor, auditSearchFloor, createPatientFloor, type FloorActor, type FloorPlan, readPatientFloor, searchFamilyFloor, type SqlClient,
+} from '../../scripts/bench/floor';
+import { appointmentBody, post } from '../helpers/resources';
+import { actor, api, newUser, patientBody, tokenFor } from '../helpers/server';
+
+type Sent = { text: string; prepared: boolean };
+
+/** The shape of a statement: literal values (ids, instants, JSON) stand for what varies per request. */
+const shape = (s: Sent) => ({ prepared: s.prepared, text: s.prepared ? s.text : s.text.replace(/ ?E?'(?:[^']|'')*'/g, ' ?') });
+
+/** Every statement the server's runtime pool sends while `f` runs. */
+async function serverSends(f: () => Promise<unknown>): Promise<Sent[]> {
+  const sent: Sent[] = [];
+  const original = pg.Client.prototype.query;
+  const record = function (this: pg.Client, ...args: unknown[]) {
+    const q = args[0] as string | { text: string; values?: unknown[] };
+    if (this.user === 'fhir_runtime') sent.push(typeof q === 'string' ? { text: q, prepared: false } : { text: q.text, prepared: !!q.values?.length });
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  pg.Client.prototype.query = record as typeof original;
+  try { await f(); } finally { pg.Client.prototype.query = original; }
+  return sent;
+}
+
+/** Every statement the floor sends for one request. */
+async function floorSends(plan: FloorPlan, rows: Array<{ patient_id: string }> = []): Promise<Sent[]> {
+  const sent: Sent[] = [];
+  const client: SqlClient = {
+    query: async (q) => {
+      sent.push(typeof q === 'string' ? { text: q, prepared: false } : { text: q.text, prepared: q.values.length > 0 });
+      return { rows };
+    },
+  };
+  await plan(client);
+  return sent;
+}
+
+const actorOf = (token: string, role: string): FloorActor => {
+  const c = decodeJwt(token);
+  return { clinicId: String(c.clinic), userId: String(c.sub), role, tokenId: String(c.jti) };
+};
+
+describe('Benchmark floor: the same SQL the server sends', () => {
+  let doctor: Awaited<ReturnType<typeof actor>>;
+  let officerToken: string;
+  let patientId: string;
+
+  before(async () => {
+    doctor = await actor('doctor');
+    officerToken = await tokenFor({ clinicId: doctor.clinic, userId: await newUser(doctor.clinic, 'compliance-officer'), scope: 'user/AuditEvent.rs' });
+    const p = await post(doctor.auth, 'Patient', patientBody('Floorson'));
+    patientId = p.body.id;
+    expect((await post(doctor.auth, 'Appointment', appointmentBody(patientId))).status).to.equal(201);
+  });
+
+  const cases: Array<{ name: string; http: () => Promise<unknown>; plan: () => FloorPlan }> = [
+    {
+      name: 'read Patient by id',
+      http: async () => (await api()).get(`/fhir/Patient/${patientId}`).set(doctor.auth),
+      plan: () => readPatientFloor(() => actorOf(doctor.token, 'doctor'), () => patientId),
+    },
+    {
+      name: 'search Patient by family',
+      http: async () => (await api()).get('/fhir/Patient?family=Floorson&_count=20').set(doctor.auth),
+      plan: () => searchFamilyFloor(() => actorOf(doctor.token, 'doctor'), () => 'Floorson'),
+    },
+    {
+      name: 'search Appointment by patient and date',
+      http: async () => (await api()).get(`/fhir/Appointment?patient=${patientId}&date=ge2026-01-01&date=lt2027-01-01`).set(doctor.auth),
+      plan: () => appointmentSearchFloor(() => actorOf(doctor.token, 'doctor'), () => patientId, { from: '2026-01-01', to: '2027-01-01' }),
+    },
+    {
+      name: 'search AuditEvent by patient and date',
+      http: async () => (await api()).get(`/fhir/AuditEvent?patient=Patient/${patientId}&date=ge2020-01-01`).set({ Authorization: `Bearer ${officerToken}` }),
+      plan: () => auditSearchFloor(() => actorOf(officerToken, 'compliance-officer'), () => patientId, '2020-01-01'),
+    },
+    {
+      name: 'create Patient',
+      http: async () => (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', 'application/fhir+json').send(JSON.stringify(patientBody('Floorson'))),
+      plan: () => createPatientFloor(() => actorOf(doctor.token, 'doctor'), () => patientBody('Floorson')),
+    },
+  ];
+
+  for (const c of cases) {
+    it(`${c.name}: same statements, same order, same round trips`, async () => {
+      const server = await serverSends(c.http);
+      const floor = await floorSends(c.plan(), [{ patient_id: patientId }]);
+      expect(server.length, JSON.stringify(server.map((s) => s.text.slice(0, 80)))).to.equal(3);
+      expect(floor.map(shape)).to.deep.equal(server.map(shape));
+    });
+  }
+});
