@@ -4,6 +4,7 @@
  * (the floor), prints a table, writes it as JSON, cleans up. Any error fails the run (exit 1).
  * See README "Benchmark" for the flags.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeJwt } from 'jose';
@@ -18,12 +19,13 @@ import { driveHttp } from './bench/http-load';
 import { machine, type ScenarioResult, table, targets, writeJson } from './bench/report';
 import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
 import { type ServerProcess, startServerProcess } from './bench/server-process';
-import { type DatasetSize, generateDataset, SIZE_FLAGS, sizeFromFlags } from './generate';
+import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, sizeFromFlags } from './generate';
 
 const USAGE = `usage: npm run bench -- [options]
   dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
   load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor
-  server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server) --keep
+  server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
+            --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded)
   output    --out bench-results/bench-<time>.json`;
 
@@ -40,6 +42,7 @@ const { values: flags } = parseArgs({
     'server-env': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
+    reuse: { type: 'string' },
     url: { type: 'string' },
     token: { type: 'string' },
     'audit-token': { type: 'string' },
@@ -82,18 +85,31 @@ const actorOf = (token: string, role: string) => {
   return { clinicId: String(c.clinic), userId: String(c.sub), role, tokenId: String(c.jti) };
 };
 
-/** Embedded mode: server, dataset and tokens. */
-async function embedded(size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, onStart: (s: ServerProcess) => void): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string }> {
+const MANIFEST = 'bench-dataset.json';
+
+/** Embedded mode: server, dataset (generated, or the one kept in `reuse`) and tokens. */
+async function embedded(
+  size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, reuse: string | undefined, onStart: (s: ServerProcess) => void,
+): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize }> {
   const server = await startServerProcess({
     env: serverEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)] : [],
+    ...(reuse ? { dataDir: path.resolve(reuse) } : {}),
   });
   onStart(server);
   try {
     process.stderr.write(`server ${server.url} (pid ${server.pid}), data in ${server.dataDir}\n`);
     const cfg = loadConfig({ DATA_DIR: server.dataDir, EMBEDDED_PG_PORT: String(server.pgPort), LOG_LEVEL: 'silent' });
     const conn = await adminConnection(cfg);
-    const generated = await generateDataset(conn.url, size);
+    const manifest = path.join(server.dataDir, MANIFEST);
+    let generated: GeneratedClinic[];
+    if (reuse) {
+      ({ size, clinics: generated } = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { size: DatasetSize; clinics: GeneratedClinic[] });
+    } else {
+      generated = await generateDataset(conn.url, size);
+      // Kept with --keep, so a later run can measure the same dataset again (--reuse DIR).
+      fs.writeFileSync(manifest, JSON.stringify({ size, clinics: generated }));
+    }
     const admin = knexFactory({ client: 'pg', connection: conn.url, pool: { min: 0, max: 1 } });
     const key = await loadSigningKeyAsAdmin(admin, server.dataDir).finally(() => admin.destroy());
     const mint = (clinicId: string, userId: string, scope: string) => mintAccessToken(key, {
@@ -107,7 +123,7 @@ async function embedded(size: DatasetSize, serverEnv: Record<string, string>, cp
     }
     // The floor connects as the server's pool does: the runtime login, over the same socket.
     const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
-    return { server, clinics, floorDb };
+    return { server, clinics, floorDb, size };
   } catch (err) {
     await server.stop(flags.keep);
     throw err;
@@ -116,7 +132,7 @@ async function embedded(size: DatasetSize, serverEnv: Record<string, string>, cp
 
 async function main(): Promise<number> {
   if (flags.help) { process.stdout.write(`${USAGE}\n`); return 0; }
-  const size = sizeFromFlags(flags, DEFAULT_SIZE);
+  let size = sizeFromFlags(flags, DEFAULT_SIZE);
   const load = {
     connections: positive('connections', flags.connections),
     seconds: positive('duration', flags.duration),
@@ -137,7 +153,7 @@ async function main(): Promise<number> {
     const s = server;
     server = undefined;
     await s.stop(flags.keep);
-    if (flags.keep) process.stderr.write(`kept: ${s.dataDir} (server stopped)\n`);
+    if (flags.keep && !flags.reuse) process.stderr.write(`kept: ${s.dataDir} (server stopped; measure it again with --reuse ${s.dataDir})\n`);
   };
   // Ctrl-C at any point still stops the server and its PostgreSQL and removes the data.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stopServer().finally(() => process.exit(130)); });
@@ -154,8 +170,8 @@ async function main(): Promise<number> {
       ...(floorDb ? { doctor: actorOf(flags.token, 'doctor'), officer: actorOf(auditToken, 'compliance-officer') } : {}),
     }];
   } else {
-    const e = await embedded(size, serverEnv, flags['cpu-prof'], (s) => { server = s; });
-    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb;
+    const e = await embedded(size, serverEnv, flags['cpu-prof'], flags.reuse, (s) => { server = s; });
+    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb; size = e.size;
   }
 
   const results: ScenarioResult[] = [];

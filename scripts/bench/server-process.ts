@@ -44,12 +44,15 @@ async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
  * Starts `npm start`'s entry (server/main.ts) as a child process on the embedded defaults, in a
  * throwaway DATA_DIR with free ports, and resolves once it says it is ready.
  */
-export async function startServerProcess(opts: { env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-bench-'));
+export async function startServerProcess(opts: { env?: Record<string, string>; nodeArgs?: string[]; dataDir?: string } = {}): Promise<ServerProcess> {
+  // A given data directory (a kept dataset) is the caller's: it is never removed here.
+  const owned = !opts.dataDir;
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-bench-'));
   fs.chmodSync(dataDir, 0o755);
   const [port, pgPort] = [await freePort(), await freePort()];
   const logFile = path.join(dataDir, 'server.log');
   const log = fs.openSync(logFile, 'a');
+  const logStart = fs.fstatSync(log).size;
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), BASE_URL: `http://127.0.0.1:${port}`, ...opts.env },
@@ -71,12 +74,12 @@ export async function startServerProcess(opts: { env?: Record<string, string>; n
       for (let i = 0; i < 100 && alive(pgPid); i++) await new Promise((r) => setTimeout(r, 100));
     }
     fs.closeSync(log);
-    if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData && owned) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     // The server's output goes straight to a file (no cost to the load generator); poll it for readiness.
     const deadline = Date.now() + 120_000;
-    while (!/FHIR R4 server ready/.test(fs.readFileSync(logFile, 'utf8'))) {
+    while (!/FHIR R4 server ready/.test(fs.readFileSync(logFile).subarray(logStart).toString())) {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the server exited before it was ready; see ${logFile}:\n${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
       if (Date.now() > deadline) throw new Error('the server did not start within 120 s');
       await new Promise((r) => setTimeout(r, 200));
