@@ -9,6 +9,7 @@ import * as m007 from './007_binary';
 import * as m010 from './010_oauth';
 import * as m020 from './020_search_index';
 import * as m021 from './021_fast_rls';
+import * as m022 from './022_audit_search';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -24,6 +25,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['010_oauth', m010],
   ['020_search_index', m020],
   ['021_fast_rls', m021],
+  ['022_audit_search', m022],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -89,8 +89,8 @@ export function auditSearchFloor(actor: () => FloorActor, patientId: () => strin
     const who = actor();
     const id = patientId();
     await request(c, who,
-      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and audit_event.id in (select id from audit_event_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) order by "last_updated" desc, "id" asc limit $5`,
-        [false, 'patient', [`Patient/${id}`], new Date(since), 21]),
+      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event_search where param = $2 and value = any($3::text[])) and (audit_event.last_updated > $4) order by "last_updated" desc, "id" asc limit $5`,
+        [false, 'patient', [`Patient/${id}`], new Date(new Date(since).getTime() - 1), 21]),
       (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds }));
   };
 }

@@ -49,6 +49,32 @@ describe('Audit trail of Patient interactions', () => {
     expect(await trail(`patient=${patientId}&date=lt2000-01-01`)).to.deep.equal([]);
   });
 
+  it('date and _lastUpdated compare the recorded instant exactly, at every prefix', async () => {
+    const events = (await trail(`patient=${patientId}&subtype=create`)) as unknown as Array<{ id: string; recorded: string }>;
+    expect(events).to.have.length(1);
+    const { id, recorded } = events[0];
+    const at = new Date(recorded);
+    const iso = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
+    const t = at.getTime();
+    const found = async (q: string) => (await trail(`patient=${patientId}&${q}`)).some((e) => (e as unknown as { id: string }).id === id);
+    for (const param of ['date', '_lastUpdated']) {
+      expect(await found(`${param}=eq${iso(t)}`), `${param}=eq`).to.equal(true);
+      expect(await found(`${param}=ne${iso(t)}`), `${param}=ne`).to.equal(false);
+      expect(await found(`${param}=ge${iso(t)}`), `${param}=ge`).to.equal(true);
+      expect(await found(`${param}=gt${iso(t)}`), `${param}=gt`).to.equal(false);
+      expect(await found(`${param}=gt${iso(t - 1)}`), `${param}=gt -1ms`).to.equal(true);
+      expect(await found(`${param}=le${iso(t)}`), `${param}=le`).to.equal(true);
+      expect(await found(`${param}=lt${iso(t)}`), `${param}=lt`).to.equal(false);
+      expect(await found(`${param}=lt${iso(t + 1)}`), `${param}=lt +1ms`).to.equal(true);
+      expect(await found(`${param}=sa${iso(t - 1)}`), `${param}=sa -1ms`).to.equal(true);
+      expect(await found(`${param}=sa${iso(t)}`), `${param}=sa`).to.equal(false);
+      expect(await found(`${param}=eb${iso(t + 1)}`), `${param}=eb +1ms`).to.equal(true);
+      expect(await found(`${param}=eb${iso(t)}`), `${param}=eb`).to.equal(false);
+      expect(await found(`${param}=eq${recorded.slice(0, 10)}`), `${param}=eq day`).to.equal(true);
+      expect(await found(`${param}=ne${recorded.slice(0, 10)}`), `${param}=ne day`).to.equal(false);
+    }
+  });
+
   it('AuditEvent cannot be written over REST (405), by anyone', async () => {
     const c = await api();
     const admin = await actor('clinic-admin', 'user/*.cruds', doctor.clinic);

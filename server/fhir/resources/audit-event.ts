@@ -9,8 +9,9 @@ export const AuditEventDefinition: ResourceDefinition = {
   serverWritten: true,
   // Kept in audit_event_search (migration 020): the others filter what date, patient or agent found.
   indexedParams: ['patient', 'agent'],
+  partitionedBy: 'last_updated',
   search: [
-    { name: 'date', type: 'date', paths: ['recorded'], description: 'Time when the event was recorded' },
+    { name: 'date', type: 'date', paths: ['recorded'], column: 'last_updated', description: 'Time when the event was recorded' },
     { name: 'agent', type: 'reference', paths: ['agent.who'], description: 'Identifier of who (fhirUser reference or user id)' },
     { name: 'entity', type: 'reference', paths: ['entity.what'], description: 'Specific instance of resource' },
     { name: 'patient', type: 'reference', paths: ['entity.what'], targets: ['Patient'], description: 'Identity of the patient the event is about' },

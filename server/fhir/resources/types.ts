@@ -15,6 +15,8 @@ export interface SearchParamDef {
   targets?: string[];
   /** token on a `code` element: the implicit system of its value set. */
   system?: string;
+  /** date: the value is always the row's last_updated (AuditEvent.recorded), so it is searched there (partition pruning). */
+  column?: 'last_updated';
   description?: string;
 }
 
@@ -30,6 +32,8 @@ export interface ResourceDefinition {
   serverWritten?: boolean;
   /** Only these parameters are in the type's search index table (default: every token, reference and string one). */
   indexedParams?: readonly string[];
+  /** The table (and its search index) is partitioned by last_updated: index matches join on (id, last_updated). */
+  partitionedBy?: 'last_updated';
   /** Canonical URL of our profile for this type, enforced on write. */
   profile?: string;
 }

@@ -24,6 +24,24 @@ function dateClause(lo: string, hi: string, d: { prefix: DatePrefix; lo: Date; h
   }
 }
 
+/**
+ * The same comparison for an instant column, whose span is [col, col + 1 ms): `col + 1ms op X` is
+ * written `col op X - 1ms`, so the column stays bare and its index (and partition pruning) applies.
+ */
+function instantClause(col: string, d: { prefix: DatePrefix; lo: Date; hi: Date }): Where {
+  const before = (x: Date) => new Date(x.getTime() - 1);
+  switch (d.prefix) {
+    case 'eq': return { sql: `(${col} >= ? and ${col} <= ?)`, bindings: [d.lo, before(d.hi)] };
+    case 'ne': return { sql: `not (${col} >= ? and ${col} <= ?)`, bindings: [d.lo, before(d.hi)] };
+    case 'gt': return { sql: `${col} > ?`, bindings: [before(d.hi)] };
+    case 'lt': return { sql: `${col} < ?`, bindings: [d.lo] };
+    case 'ge': return { sql: `${col} > ?`, bindings: [before(d.lo)] };
+    case 'le': return { sql: `${col} < ?`, bindings: [d.hi] };
+    case 'sa': return { sql: `${col} >= ?`, bindings: [d.hi] };
+    case 'eb': return { sql: `${col} <= ?`, bindings: [before(d.lo)] };
+  }
+}
+
 function tokenEntry(v: string): string {
   return v; // stored entries are `system|code`, `system|` and bare `code`: the search value matches one as is
 }
@@ -43,8 +61,11 @@ function inSearchIndex(def: ResourceDefinition, p: SearchParamDef): boolean {
 
 /** Rows having a value of `param` that satisfies `cond`, through the search index (btree, usable under RLS). */
 function indexed(def: ResourceDefinition, param: string, cond: Where, negate = false): Where {
+  // With the partition key in the match, each row is looked up in its own partition only.
+  const key = def.partitionedBy ? ['id', def.partitionedBy] : ['id'];
+  const outer = key.length > 1 ? `(${key.map((k) => `${def.table}.${k}`).join(', ')})` : `${def.table}.id`;
   return {
-    sql: `${def.table}.id ${negate ? 'not in' : 'in'} (select id from ${searchTable(def.table)} where param = ? and ${cond.sql})`,
+    sql: `${outer} ${negate ? 'not in' : 'in'} (select ${key.join(', ')} from ${searchTable(def.table)} where param = ? and ${cond.sql})`,
     bindings: [param, ...cond.bindings],
   };
 }
@@ -64,8 +85,8 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where 
     const ids = c.values.filter(isUuid);
     return ids.length ? { sql: 'id = any(?::uuid[])', bindings: [ids] } : { sql: 'false', bindings: [] };
   }
-  if (p.name === '_lastUpdated') {
-    const parts = (c.dates ?? []).map((d) => dateClause('last_updated', "last_updated + interval '1 millisecond'", d));
+  if (p.name === '_lastUpdated' || ('column' in p && p.column === 'last_updated')) {
+    const parts = (c.dates ?? []).map((d) => instantClause(`${def.table}.last_updated`, d));
     return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
   }
   const col = searchColumnName(p.name);
