@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Express {
 
   // Revocation of our tokens is checked in each request's first statement (withClinic), not here.
   const pp = configurePassport(cfg, deps.keys);
-  app.use(pp.initialize());
+  // No pp.initialize(): every authenticate call takes a callback without a session, which needs none.
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   app.use('/fhir', requireToken(cfg, pp, db));
   // Raw document uploads stream through their checks: routed before any body parser.

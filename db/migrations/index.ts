@@ -10,6 +10,7 @@ import * as m010 from './010_oauth';
 import * as m020 from './020_search_index';
 import * as m021 from './021_fast_rls';
 import * as m022 from './022_audit_search';
+import * as m023 from './023_begin_with_revocation';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -26,6 +27,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['020_search_index', m020],
   ['021_fast_rls', m021],
   ['022_audit_search', m022],
+  ['023_begin_with_revocation', m023],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

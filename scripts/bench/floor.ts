@@ -88,9 +88,10 @@ export function auditSearchFloor(actor: () => FloorActor, patientId: () => strin
   return async (c) => {
     const who = actor();
     const id = patientId();
+    const after = new Date(new Date(since).getTime() - 1); // date=ge<day>: last_updated > the instant before it
     await request(c, who,
-      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event_search where param = $2 and value = any($3::text[])) and (audit_event.last_updated > $4) order by "last_updated" desc, "id" asc limit $5`,
-        [false, 'patient', [`Patient/${id}`], new Date(new Date(since).getTime() - 1), 21]),
+      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event_search where param = $2 and value = any($3::text[]) and (last_updated > $4)) and (audit_event.last_updated > $5) order by "last_updated" desc, "id" asc limit $6`,
+        [false, 'patient', [`Patient/${id}`], after, after, 21]),
       (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds }));
   };
 }

@@ -31,8 +31,8 @@ const literal = (v: string | null) => (v === null ? 'null' : pg.escapeLiteral(v)
  * role and sets clinic, user and (for patient-compartment access) patient, in one statement, then
  * runs `work`, then commits. RLS decides every row from those settings.
  *
- * `BEGIN`, the revocation check of our own tokens and `app_begin` go in one round trip (a simple
- * query: the values are literals, and the ids are checked UUIDs); statements queued with `atCommit`
+ * `BEGIN` and `app_begin` (which also checks that our own token was not revoked) go in one round
+ * trip (a simple query: the values are literals, and the ids are checked UUIDs); statements queued with `atCommit`
  * (the request's AuditEvent) go in the COMMIT's.
  */
 export async function withClinic<T>(
@@ -59,14 +59,14 @@ export async function withClinic<T>(
   }, beginWith(async (run, conn) => {
     sql = executorOn(conn);
     const results = await run(beginSql(clinic, user, patient, jti)) as pg.QueryResult[];
-    revoked = jti !== null && results[1]?.rows[0]?.revoked === true;
-    membership = (results[results.length - 1]?.rows[0]?.ctx as Membership | null | undefined) ?? null;
+    const ctx = results[1]?.rows[0]?.ctx as (Membership & { revoked?: boolean }) | null | undefined;
+    revoked = ctx?.revoked === true;
+    membership = ctx && !revoked ? ctx : null;
   }, () => (pending.length ? pending.join('; ') : undefined)));
 }
 
 /** The first round trip of a request transaction (the benchmark's floor sends the same). */
 export function beginSql(clinic: string | null, user: string | null, patient: string | null, jti: string | null): string {
-  // Revocation is checked before app_begin switches to the app role (the function is the login's).
-  const check = jti ? `select oauth_token_revoked(${literal(jti)}) as revoked; ` : '';
-  return `BEGIN; ${check}select app_begin(${literal(clinic)}::uuid, ${literal(user)}::uuid, ${literal(patient)}::uuid) as ctx`;
+  // app_begin checks the revocation (as the login, before it switches to the app role), then sets the context.
+  return `BEGIN; select app_begin(${literal(clinic)}::uuid, ${literal(user)}::uuid, ${literal(patient)}::uuid, ${literal(jti)}) as ctx`;
 }

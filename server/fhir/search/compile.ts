@@ -59,36 +59,47 @@ function inSearchIndex(def: ResourceDefinition, p: SearchParamDef): boolean {
   return INDEXED_TYPES.has(p.type) && (!def.indexedParams || def.indexedParams.includes(p.name));
 }
 
-/** Rows having a value of `param` that satisfies `cond`, through the search index (btree, usable under RLS). */
-function indexed(def: ResourceDefinition, param: string, cond: Where, negate = false): Where {
+/**
+ * Rows having a value of `param` that satisfies `cond`, through the search index (btree, usable under
+ * RLS). On a table partitioned by last_updated, `window` (the search's own last_updated conditions)
+ * is repeated inside: index rows carry their row's last_updated, so the range is read from the
+ * index instead of every entry of the value being matched and then dropped.
+ */
+function indexed(def: ResourceDefinition, param: string, cond: Where, negate = false, window: Where[] = []): Where {
   // With the partition key in the match, each row is looked up in its own partition only.
   const key = def.partitionedBy ? ['id', def.partitionedBy] : ['id'];
   const outer = key.length > 1 ? `(${key.map((k) => `${def.table}.${k}`).join(', ')})` : `${def.table}.id`;
+  const within = negate ? [] : window;
   return {
-    sql: `${outer} ${negate ? 'not in' : 'in'} (select ${key.join(', ')} from ${searchTable(def.table)} where param = ? and ${cond.sql})`,
-    bindings: [param, ...cond.bindings],
+    sql: `${outer} ${negate ? 'not in' : 'in'} (select ${key.join(', ')} from ${searchTable(def.table)} where param = ? and ${cond.sql}${within.map((w) => ` and ${w.sql}`).join('')})`,
+    bindings: [param, ...cond.bindings, ...within.flatMap((w) => w.bindings)],
   };
 }
 
 /** Rows of `def` whose reference parameter `param` names one of `entries` (`Type/id` or as stored). */
-export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: string[]): Where {
-  if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] });
+export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: string[], window: Where[] = []): Where {
+  if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, false, window);
   return { sql: `${searchColumnName(p.name)} && ?::text[]`, bindings: [entries] };
 }
 
 // Prefix ranges compare bytes ("C" collation): U+10FFFF sorts after every character a value can continue with.
 const prefixRange = (v: string): Where => ({ sql: '(value >= ? and value < ? and starts_with(value, ?))', bindings: [v, `${v}\u{10FFFF}`, v] });
 
-function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where {
+const onLastUpdated = (p: Criterion['param']) => p.name === '_lastUpdated' || ('column' in p && p.column === 'last_updated');
+
+/** A last_updated criterion (`_lastUpdated`, or a date parameter stored there) on column `col`. */
+function lastUpdatedClause(col: string, c: Criterion): Where {
+  const parts = (c.dates ?? []).map((d) => instantClause(col, d));
+  return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
+}
+
+function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window: Where[]): Where {
   const p = c.param;
   if (p.name === '_id') {
     const ids = c.values.filter(isUuid);
     return ids.length ? { sql: 'id = any(?::uuid[])', bindings: [ids] } : { sql: 'false', bindings: [] };
   }
-  if (p.name === '_lastUpdated' || ('column' in p && p.column === 'last_updated')) {
-    const parts = (c.dates ?? []).map((d) => instantClause(`${def.table}.last_updated`, d));
-    return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
-  }
+  if (onLastUpdated(p)) return lastUpdatedClause(`${def.table}.last_updated`, c);
   const col = searchColumnName(p.name);
   if (c.modifier === 'missing') {
     const target = p.type === 'date' ? `${col}_lo` : col;
@@ -100,7 +111,7 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where 
       if (c.modifier === 'exact') return { sql: `${col}_exact && ?::text[]`, bindings: [c.values] };
       if (c.modifier !== 'contains' && useIndex) {
         const ranges = c.values.map((v) => prefixRange(normalizeString(v)));
-        return indexed(def, p.name, { sql: `(${ranges.map((r) => r.sql).join(' or ')})`, bindings: ranges.flatMap((r) => r.bindings) });
+        return indexed(def, p.name, { sql: `(${ranges.map((r) => r.sql).join(' or ')})`, bindings: ranges.flatMap((r) => r.bindings) }, false, window);
       }
       const parts = c.values.map((v) => c.modifier === 'contains'
         ? `%${likeEscape(normalizeString(v))}%`
@@ -109,12 +120,12 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where 
     }
     case 'token': {
       const entries = c.values.map(tokenEntry);
-      if (useIndex) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, c.modifier === 'not');
+      if (useIndex) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, c.modifier === 'not', window);
       if (c.modifier === 'not') return { sql: `not (coalesce(${col}, '{}') && ?::text[])`, bindings: [entries] };
       return { sql: `${col} && ?::text[]`, bindings: [entries] };
     }
     case 'reference':
-      return referenceClause(def, p as SearchParamDef, c.values.map((v) => referenceEntry(c, v, fhirBase)));
+      return referenceClause(def, p as SearchParamDef, c.values.map((v) => referenceEntry(c, v, fhirBase)), window);
     case 'date': {
       const parts = (c.dates ?? []).map((d) => dateClause(`${col}_lo`, `${col}_hi`, d));
       return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
@@ -124,8 +135,9 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string): Where 
 
 /** Applies the criteria of a parsed search to a query on the type's table (RLS adds the clinic). */
 export function applyCriteria(q: Knex.QueryBuilder, def: ResourceDefinition, criteria: Criterion[], fhirBase: string): Knex.QueryBuilder {
+  const window = def.partitionedBy ? criteria.filter((c) => onLastUpdated(c.param)).map((c) => lastUpdatedClause('last_updated', c)) : [];
   for (const c of criteria) {
-    const w = clause(def, c, fhirBase);
+    const w = clause(def, c, fhirBase, window);
     q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
   }
   return q;
