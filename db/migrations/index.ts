@@ -11,6 +11,7 @@ import * as m020 from './020_search_index';
 import * as m021 from './021_fast_rls';
 import * as m022 from './022_audit_search';
 import * as m023 from './023_begin_with_revocation';
+import * as m024 from './024_search_page';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['021_fast_rls', m021],
   ['022_audit_search', m022],
   ['023_begin_with_revocation', m023],
+  ['024_search_page', m024],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

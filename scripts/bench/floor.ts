@@ -66,8 +66,8 @@ export function searchFamilyFloor(actor: () => FloorActor, family: () => string)
     await request(c, who,
       () => {
         const v = f.toLowerCase();
-        return exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and patient.id in (select id from patient_search where param = $2 and ((value >= $3 and value < $4 and starts_with(value, $5)))) order by "last_updated" desc, "id" asc limit $6`,
-          [false, 'family', v, `${v}\u{10FFFF}`, v, 21]);
+        return exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and patient.id in (select i.id from patient i where not i.deleted and i.id in (select id from patient_search where param = $2 and ((value >= $3 and value < $4 and starts_with(value, $5)))) order by i.last_updated desc, i.id asc limit $6) order by "last_updated" desc, "id" asc limit $7`,
+          [false, 'family', v, `${v}\u{10FFFF}`, v, 21, 21]);
       },
       (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Patient', query: `family=${f}&_count=20`, patientIds }));
   };

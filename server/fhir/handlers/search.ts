@@ -4,7 +4,7 @@ import { bundleText, type BundleEntryText } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
 import { canonicalQuery, signPage, verifyPage } from '../paging';
 import { type FhirRequest, parseQuery } from '../request';
-import { applyCriteria, applySort } from '../search/compile';
+import { applyCriteria, applySort, pagedSearch } from '../search/compile';
 import { fetchIncludes } from '../search/include';
 import { parseSearch } from '../search/parse';
 
@@ -56,7 +56,9 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const links = [{ relation: 'self', url: `${base}?${selfQuery}` }];
   if (parsed.summaryCount) return { status: 200, body: bundleText('searchset', { total, links, entries: [] }), audit: { patientIds: [], query } };
 
-  const rows = await ctx.repo.runSearch(applySort(q, ctx.def, parsed.sort).limit(parsed.count + 1).offset(offset));
+  const window = { limit: parsed.count + 1, offset };
+  const rows = await ctx.repo.runSearch(pagedSearch(ctx.repo.searchQuery(), ctx.def, parsed.criteria, parsed.sort, ctx.deps.cfg.fhirBaseUrl, window)
+    ?? applySort(q, ctx.def, parsed.sort).limit(window.limit).offset(window.offset));
   const hasNext = rows.length > parsed.count;
   const matches = rows.slice(0, parsed.count);
   const pageLink = (o: number) => `${base}?${selfQuery}${selfQuery ? '&' : ''}_page=${signPage(ctx.deps.pageSecret, binding, o)}`;
