@@ -16,6 +16,7 @@ import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../server/secrets';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
+import { formatSummary, profilesIn, summarizeProfile } from './bench/profile';
 import { machine, type ScenarioResult, table, targets, writeJson } from './bench/report';
 import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
 import { type ServerProcess, startServerProcess } from './bench/server-process';
@@ -208,6 +209,10 @@ async function main(): Promise<number> {
   }
   const file = writeJson(flags.out ?? path.join('bench-results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`), report);
   process.stdout.write(`\nJSON: ${file}\n`);
+  if (flags['cpu-prof'] && !flags.url) {
+    // The server writes its profile as it exits (stopServer above): where its CPU time went.
+    for (const f of profilesIn(path.resolve(flags['cpu-prof']))) process.stdout.write(`\n${formatSummary(summarizeProfile(f))}\n`);
+  }
   if (errors) process.stdout.write(`FAILED: ${errors} errors\n`);
   return errors ? 1 : 0;
 }
