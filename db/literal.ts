@@ -1,10 +1,13 @@
 /** `items` as a PostgreSQL array literal (`{"a","b"}`): each element quoted, `"` and `\` escaped. */
 function arrayLiteral(items: readonly unknown[]): string {
-  return `{${items.map((i) => (i === null || i === undefined ? 'NULL' : `"${String(i).replace(/["\\]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
+  return `{${items.map((i) => (i === null || i === undefined ? 'NULL' : `"${escapeElement(String(i))}"`)).join(',')}}`;
 }
+
+const escapeElement = (s: string) => (s.includes('"') || s.includes('\\') ? s.replace(/["\\]/g, (c) => `\\${c}`) : s);
 
 /** pg's escapeLiteral, with native replaces instead of a character loop (audit rows carry kilobytes of JSON). */
 function quote(s: string): string {
+  if (!s.includes("'") && !s.includes('\\')) return `'${s}'`;
   const quoted = s.replace(/'/g, "''");
   return s.includes('\\') ? ` E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }

@@ -5,7 +5,7 @@ import { dateRange, normalizeString, referencesOf, stringsOf, tokenEntries, toke
 export const SEP = '\u001f';
 
 // An open Period end is JavaScript's last instant, which PostgreSQL cannot parse: store it as infinity.
-const pgInstant = (d: Date): string => (d.getTime() >= 8.64e15 ? 'infinity' : d.getTime() <= -8.64e15 ? '-infinity' : d.toISOString());
+export const pgInstant = (d: Date): string => (d.getTime() >= 8.64e15 ? 'infinity' : d.getTime() <= -8.64e15 ? '-infinity' : d.toISOString());
 
 /** Column values of one search parameter, as the migration's typed columns expect them. */
 function columnsOf(p: SearchParamDef, resource: unknown): Record<string, unknown> {
