@@ -17,7 +17,7 @@ import { persistentSecret } from '../server/secrets';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
 import { formatSummary, profilesIn, summarizeProfile } from './bench/profile';
-import { machine, type ScenarioResult, table, targets, writeJson } from './bench/report';
+import { machine, type ScenarioResult, scaling, table, targets, writeJson } from './bench/report';
 import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
 import { type ServerProcess, startServerProcess } from './bench/server-process';
 import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, sizeFromFlags } from './generate';
@@ -28,7 +28,8 @@ const USAGE = `usage: npm run bench -- [options]
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded)
-  output    --out bench-results/bench-<time>.json`;
+  output    --out bench-results/bench-<time>.json
+            --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 30 % lost)`;
 
 const DEFAULT_SIZE: DatasetSize = { clinics: 2, patients: 100_000, appointments: 200_000, medicationRequests: 200_000, auditEvents: 5_000_000, seed: 1 };
 
@@ -49,6 +50,7 @@ const { values: flags } = parseArgs({
     'audit-token': { type: 'string' },
     'floor-db': { type: 'string' },
     out: { type: 'string' },
+    compare: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -200,7 +202,10 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, targets: targets(results),
+    serverEnv, results, targets: [
+      ...targets(results),
+      ...(flags.compare ? scaling(results, JSON.parse(fs.readFileSync(flags.compare, 'utf8')), flags.url ? undefined : size.patients) : []),
+    ],
   };
   process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
   for (const r of results) {

@@ -65,6 +65,22 @@ export function targets(results: readonly ScenarioResult[]): string[] {
   return out;
 }
 
+/**
+ * The scaling check: each scenario's throughput against the same scenario of an earlier run on a
+ * smaller dataset (`--compare FILE`); the target is a loss of no more than 30 %.
+ */
+export function scaling(results: readonly ScenarioResult[], baseline: { dataset?: { patients: number }; results: ScenarioResult[] }, patients?: number): string[] {
+  const out: string[] = [];
+  for (const r of results) {
+    const before = baseline.results.find((b) => b.key === r.key);
+    if (!before) continue;
+    const kept = r.server.rps / before.server.rps;
+    const label = `${r.title}: ${r.server.rps.toFixed(0)} req/s at ${patients ?? '?'} patients vs ${before.server.rps.toFixed(0)} at ${baseline.dataset?.patients ?? '?'} (${Math.round((kept - 1) * 100)} %) loses <= 30 %`;
+    out.push(`${kept >= 0.7 ? 'holds' : 'MISSED'}  ${label}`);
+  }
+  return out;
+}
+
 export function writeJson(file: string, report: object): string {
   const full = path.resolve(file);
   fs.mkdirSync(path.dirname(full), { recursive: true });
