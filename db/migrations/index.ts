@@ -12,6 +12,7 @@ import * as m021 from './021_fast_rls';
 import * as m022 from './022_audit_search';
 import * as m023 from './023_begin_with_revocation';
 import * as m024 from './024_search_page';
+import * as m025 from './025_no_clinic_row_locks';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -30,6 +31,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['022_audit_search', m022],
   ['023_begin_with_revocation', m023],
   ['024_search_page', m024],
+  ['025_no_clinic_row_locks', m025],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
