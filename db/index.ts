@@ -34,12 +34,27 @@ export async function adminConnection(cfg: Config): Promise<{ url: string; stop(
   return { url: handle.adminUrl, stop: handle.stop };
 }
 
+/** Months of audit partitions kept ready ahead of the current one (each empty one costs every AuditEvent search). */
+export const AUDIT_MONTHS_AHEAD = 2;
+
+const ensurePartitionsSql = `set role ${OWNER_ROLE}; select audit_event_ensure_partitions(${AUDIT_MONTHS_AHEAD}); reset role;`;
+
 export async function migrate(adminUrl: string): Promise<string[]> {
   const admin = makeKnex(adminUrl, 1);
   try {
     const [, done] = await admin.migrate.latest({ migrationSource });
-    await admin.raw(`set role ${OWNER_ROLE}; select audit_event_ensure_partitions(12); reset role;`);
+    await admin.raw(ensurePartitionsSql);
     return done as string[];
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Creates the audit partitions of the coming months; the server runs it daily (a long-running server crosses months). */
+export async function ensureAuditPartitions(adminUrl: string): Promise<void> {
+  const admin = makeKnex(adminUrl, 1);
+  try {
+    await admin.raw(ensurePartitionsSql);
   } finally {
     await admin.destroy();
   }

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { openDatabase, type Database } from '../db';
+import { ensureAuditPartitions, openDatabase, type Database } from '../db';
 import { createApp } from './app';
 import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
@@ -40,10 +40,12 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     const pageSecret = cfg.pageSecret ?? persistentSecret(cfg.dataDir, 'page-secret');
     warmUpValidators();
     const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents });
-    // Another node may rotate keys; expired OAuth artifacts are pruned. Both are safe to lose.
+    // Another node may rotate keys; expired OAuth artifacts are pruned; audit partitions are made ahead.
     const timers = [
       setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
       setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
+      // The coming months' audit partitions (rows would still land in the default partition without them).
+      setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
     ];
     for (const t of timers) t.unref();
     const server = http.createServer(app);

@@ -13,6 +13,7 @@ import * as m022 from './022_audit_search';
 import * as m023 from './023_begin_with_revocation';
 import * as m024 from './024_search_page';
 import * as m025 from './025_no_clinic_row_locks';
+import * as m026 from './026_audit_partitions_ahead';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['023_begin_with_revocation', m023],
   ['024_search_page', m024],
   ['025_no_clinic_row_locks', m025],
+  ['026_audit_partitions_ahead', m026],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
