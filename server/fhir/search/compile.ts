@@ -110,7 +110,13 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window:
   const useIndex = 'paths' in p && inSearchIndex(def, p);
   switch (p.type) {
     case 'string': {
-      if (c.modifier === 'exact') return { sql: `${col}_exact && ?::text[]`, bindings: [c.values] };
+      if (c.modifier === 'exact') {
+        const exact: Where = { sql: `${col}_exact && ?::text[]`, bindings: [c.values] };
+        if (!useIndex) return exact;
+        // An exact value is also an equal normalised one: the search index finds the candidates, the exact column decides.
+        const candidates = indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [c.values.map(normalizeString)] }, false, window, alias);
+        return { sql: `(${candidates.sql} and ${exact.sql})`, bindings: [...candidates.bindings, ...exact.bindings] };
+      }
       if (c.modifier !== 'contains' && useIndex) {
         const ranges = c.values.map((v) => prefixRange(normalizeString(v)));
         return indexed(def, p.name, { sql: `(${ranges.map((r) => r.sql).join(' or ')})`, bindings: ranges.flatMap((r) => r.bindings) }, false, window, alias);
