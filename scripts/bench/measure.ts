@@ -14,9 +14,24 @@ function cpuMs(pid: number): number | undefined {
   }
 }
 
-/** The postmaster and its children (backends, WAL writer...): PostgreSQL's CPU, wherever it runs. */
+/** CPU time (ms) of the children a process has reaped (exited backends, autovacuum workers). */
+function reapedChildrenCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The postmaster and its children (backends, WAL writer, autovacuum...): PostgreSQL's CPU, wherever
+ * it runs. Children that exited during a window (an autovacuum worker, a closed connection) count
+ * through the postmaster's reaped-children time.
+ */
 function postgresCpuMs(postmaster: number): number {
-  let total = cpuMs(postmaster) ?? 0;
+  let total = (cpuMs(postmaster) ?? 0) + reapedChildrenCpuMs(postmaster);
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
