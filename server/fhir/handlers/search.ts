@@ -44,11 +44,11 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const binding = { clinicId: ctx.access.clinicId, userId: ctx.access.userId, canonical: canonicalQuery(parsed.canonical) };
   const page = pairs.find(([k]) => k === '_page');
   const offset = page ? verifyPage(ctx.deps.pageSecret, binding, page[1]) : 0;
-  const q = applyCriteria(ctx.repo.searchQuery(), ctx.def, parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
+  const matching = () => applyCriteria(ctx.repo.searchQuery(), ctx.def, parsed.criteria, ctx.deps.cfg.fhirBaseUrl);
 
   let total: number | undefined;
   if (parsed.total === 'accurate' || parsed.summaryCount) {
-    const [{ n }] = await q.clone().count<{ n: string }[]>({ n: '*' });
+    const [{ n }] = await matching().count<{ n: string }[]>({ n: '*' });
     total = Number(n);
   }
   const base = `${ctx.deps.cfg.fhirBaseUrl}/${ctx.def.type}`;
@@ -58,7 +58,7 @@ export async function search(ctx: InteractionContext): Promise<FhirResult> {
 
   const window = { limit: parsed.count + 1, offset };
   const rows = await ctx.repo.runSearch(pagedSearch(ctx.repo.searchQuery(), ctx.def, parsed.criteria, parsed.sort, ctx.deps.cfg.fhirBaseUrl, window)
-    ?? applySort(q, ctx.def, parsed.sort).limit(window.limit).offset(window.offset));
+    ?? applySort(matching(), ctx.def, parsed.sort).limit(window.limit).offset(window.offset));
   const hasNext = rows.length > parsed.count;
   const matches = rows.slice(0, parsed.count);
   const pageLink = (o: number) => `${base}?${selfQuery}${selfQuery ? '&' : ''}_page=${signPage(ctx.deps.pageSecret, binding, o)}`;
