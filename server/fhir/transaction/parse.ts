@@ -1,4 +1,5 @@
-import { badRequest, tooLarge, unsupportedMediaType } from '../../http/errors';
+import { badRequest, tooLarge } from '../../http/errors';
+import { parseJsonBody } from '../body';
 import { type FhirMethod, isFhirMethod } from '../request';
 
 /** Entries a batch or transaction may hold: more is refused before any of them runs. */
@@ -37,16 +38,7 @@ const optionalString = (o: JsonObject, key: string, where: string): string | und
  * no nested Bundle. Any problem refuses the whole Bundle, naming the entry.
  */
 export function parsePostedBundle(contentType: string | undefined, text: string): PostedBundle {
-  if (!/^application\/(fhir\+)?json\s*(;.*)?$/i.test(contentType ?? '')) {
-    throw unsupportedMediaType(`Content-Type must be application/fhir+json (got ${(contentType ?? '').slice(0, 60) || 'none'})`);
-  }
-  if (!text.trim()) throw badRequest('The request body is empty: expected a batch or transaction Bundle');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw badRequest(`The request body is not valid JSON: ${(err as Error).message.slice(0, 120)}`);
-  }
+  const parsed = parseJsonBody(contentType, text, 'a batch or transaction Bundle');
   if (!isObject(parsed) || parsed.resourceType !== 'Bundle') {
     throw badRequest('POST to the FHIR base takes a Bundle of type batch or transaction', ['Bundle.resourceType']);
   }
