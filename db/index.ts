@@ -39,25 +39,27 @@ export const AUDIT_MONTHS_AHEAD = 2;
 
 const ensurePartitionsSql = `set role ${OWNER_ROLE}; select audit_event_ensure_partitions(${AUDIT_MONTHS_AHEAD}); reset role;`;
 
-export async function migrate(adminUrl: string): Promise<string[]> {
+/** Runs `work` on a one-connection pool of the migration account, closed afterwards. */
+async function asAdmin<T>(adminUrl: string, work: (admin: Knex) => Promise<T>): Promise<T> {
   const admin = makeKnex(adminUrl, 1);
   try {
-    const [, done] = await admin.migrate.latest({ migrationSource });
-    await admin.raw(ensurePartitionsSql);
-    return done as string[];
+    return await work(admin);
   } finally {
     await admin.destroy();
   }
 }
 
+export async function migrate(adminUrl: string): Promise<string[]> {
+  return asAdmin(adminUrl, async (admin) => {
+    const [, done] = await admin.migrate.latest({ migrationSource });
+    await admin.raw(ensurePartitionsSql);
+    return done as string[];
+  });
+}
+
 /** Creates the audit partitions of the coming months; the server runs it daily (a long-running server crosses months). */
 export async function ensureAuditPartitions(adminUrl: string): Promise<void> {
-  const admin = makeKnex(adminUrl, 1);
-  try {
-    await admin.raw(ensurePartitionsSql);
-  } finally {
-    await admin.destroy();
-  }
+  await asAdmin(adminUrl, (admin) => admin.raw(ensurePartitionsSql));
 }
 
 /** Creates or refreshes the runtime login: LOGIN, NOINHERIT member of fhir_app, nothing else. */
