@@ -1,7 +1,7 @@
 /**
  * Synthetic dataset for demos and the benchmark: clinics with a doctor and a compliance officer,
  * patients, appointments, medication requests and a history of AuditEvents. Rows are built by the
- * server's own code (stampVersion/versionRow, buildAuditEvent/auditRow) and bulk-inserted through
+ * server's own code (stampVersion/versionRow, auditRecord) and bulk-inserted through
  * the migration account, so they are exactly what the API would have written, only faster.
  *
  *   npm run seed -- [--clinics 2] [--patients 1000] [--appointments 2000] [--medication-requests 2000] [--audit-events 10000]
@@ -11,8 +11,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { adminConnection, migrate } from '../db';
 import { createClinic, createUser } from '../server/admin/tenancy';
-import { buildAuditEvent, type AuditFacts } from '../server/audit/balp';
-import { auditRow } from '../server/audit/writer';
+import { type AuditFacts, auditRecord } from '../server/audit/record';
 import { loadConfig } from '../server/config';
 import { type FhirResource, stampVersion, versionRow } from '../server/fhir/repository';
 import { AppointmentDefinition } from '../server/fhir/resources/appointment';
@@ -81,8 +80,7 @@ async function loadAudit(loader: BatchLoader, clinic: GeneratedClinic, count: nu
   for (let n = 0; n < count; n++) {
     const patientId = clinic.patientIds[Math.floor(r() * clinic.patientIds.length)];
     const facts = auditFacts(r, clinic, patientId);
-    const event = buildAuditEvent(facts, new Date(now - Math.floor(r() * AUDIT_WINDOW_DAYS * DAY)));
-    rows.push(auditRow({ ...event, recorded: event.recorded as string }, clinic.id, facts.patientIds) as Row);
+    rows.push(auditRecord(facts, new Date(now - Math.floor(r() * AUDIT_WINDOW_DAYS * DAY))) as unknown as Row);
     if (rows.length === BATCH) { await loader.insert('audit_event', rows); progress.add(rows.length); rows = []; }
   }
   await loader.insert('audit_event', rows);

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import knexFactory from 'knex';
 import { statementName } from '../../db/knex-client';
-import type { AuditFacts } from '../../server/audit/balp';
+import type { AuditFacts } from '../../server/audit/record';
 import { auditInsertSql } from '../../server/audit/writer';
 import { stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
 import { PatientDefinition } from '../../server/fhir/resources/patient';
@@ -90,8 +90,8 @@ export function auditSearchFloor(actor: () => FloorActor, patientId: () => strin
     const id = patientId();
     const after = new Date(new Date(since).getTime() - 1); // date=ge<day>: last_updated > the instant before it
     await request(c, who,
-      () => exec(c, `select ${COLUMNS('audit_event', 'patient_id')} from "audit_event" where "audit_event"."deleted" = $1 and (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event_search where param = $2 and value = any($3::text[]) and (last_updated > $4)) and (audit_event.last_updated > $5) order by "last_updated" desc, "id" asc limit $6`,
-        [false, 'patient', [`Patient/${id}`], after, after, 21]),
+      () => exec(c, 'select audit_event.* from "audit_event" where (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event where patient_id = any($1::uuid[]) and (last_updated > $2) union all select id, last_updated from audit_event_patient where patient_id = any($3::uuid[]) and (last_updated > $4)) and (audit_event.last_updated > $5) order by "last_updated" desc, "id" asc limit $6',
+        [[id], after, [id], after, after, 21]),
       (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds }));
   };
 }

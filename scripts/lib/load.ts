@@ -1,11 +1,11 @@
 import pg from 'pg';
 
-/** A row as the API writes it; `resource` is the stored JSON text. */
-export type Row = Record<string, unknown> & { resource: string };
+/** A row as the API writes it; `resource`, where the table has one, is the stored JSON text. */
+export type Row = Record<string, unknown> & { resource?: string };
 
 /** Rows as one JSON array, with each resource spliced in as JSON (json_populate_recordset makes it jsonb). */
 function batchJson(rows: readonly Row[]): string {
-  return `[${rows.map(({ resource, ...rest }) => `{"resource":${resource},${JSON.stringify(rest).slice(1)}`).join(',')}]`;
+  return `[${rows.map(({ resource, ...rest }) => (resource === undefined ? JSON.stringify(rest) : `{"resource":${resource},${JSON.stringify(rest).slice(1)}`)).join(',')}]`;
 }
 
 /**

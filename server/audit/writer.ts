@@ -1,43 +1,42 @@
-import type { AuditEvent } from 'fhir/r4';
 import type { Knex } from 'knex';
-import { AuditEventDefinition } from '../fhir/resources/audit-event';
-import { extractSearchColumns } from '../fhir/search/extract';
-import { insertLiteral } from '../../db/literal';
+import { sqlLiteral } from '../../db/literal';
 import { withClinic } from '../tenancy/with-clinic';
-import { type AuditFacts, buildAuditEvent } from './balp';
+import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
+
+const COLUMN_LIST = AUDIT_COLUMNS.join(', ');
+
+/** The values of a row in AUDIT_COLUMNS order, as SQL literals. */
+function literals(r: AuditRecord): string {
+  return AUDIT_COLUMNS.map((c) => {
+    const v = r[c];
+    return sqlLiteral(c === 'detail' && v !== null ? JSON.stringify(v) : v);
+  }).join(', ');
+}
+
+/**
+ * The INSERT of one audit row with literal values, so it can travel with the COMMIT of the
+ * request's transaction (one round trip). An event about several patients also writes their
+ * audit_event_patient rows in the same statement.
+ */
+export function auditRecordInsertSql(r: AuditRecord): string {
+  const insert = `insert into audit_event (${COLUMN_LIST}) values (${literals(r)})`;
+  if (!r.patient_ids) return insert;
+  return `with e as (${insert}) insert into audit_event_patient (clinic_id, patient_id, last_updated, id) `
+    + `select ${sqlLiteral(r.clinic_id)}::uuid, p, ${sqlLiteral(r.last_updated)}::timestamptz, ${sqlLiteral(r.id)}::uuid from unnest(${sqlLiteral(r.patient_ids)}::uuid[]) p`;
+}
+
+export function auditInsertSql(facts: AuditFacts): string {
+  return auditRecordInsertSql(auditRecord(facts));
+}
 
 /**
  * Appends one AuditEvent inside the caller's transaction, so the audit row and the data access
  * commit together (no audit row, no data).
  */
 export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Promise<string> {
-  return insertAuditEvent(trx, buildAuditEvent(facts), facts.clinicId, facts.patientIds);
-}
-
-/** The INSERT of one AuditEvent with literal values, to run with the COMMIT of the caller's transaction. */
-export function auditInsertSql(facts: AuditFacts): string {
-  const event = buildAuditEvent(facts);
-  return insertLiteral('audit_event', auditRow(event, facts.clinicId, facts.patientIds));
-}
-
-/** Appends an AuditEvent already built (e.g. the authorization server's sign-in events). */
-export async function insertAuditEvent(trx: Knex.Transaction, event: AuditEvent & { id: string; recorded: string }, clinicId: string | null, patientIds?: string[]): Promise<string> {
-  await trx('audit_event').insert(auditRow(event, clinicId, patientIds));
-  return event.id;
-}
-
-/** The audit_event row of an event (the data generator writes the same). */
-export function auditRow(event: AuditEvent & { id: string; recorded: string }, clinicId: string | null, patientIds?: string[]): Record<string, unknown> {
-  const patients = [...new Set(patientIds ?? [])];
-  return {
-    id: event.id,
-    clinic_id: clinicId,
-    version_id: 1,
-    last_updated: event.recorded,
-    patient_id: patients.length === 1 ? patients[0] : null,
-    resource: JSON.stringify(event),
-    ...extractSearchColumns(AuditEventDefinition, event),
-  };
+  const r = auditRecord(facts);
+  await trx.raw(auditRecordInsertSql(r));
+  return r.id;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Knex } from 'knex';
-import type { AuditFacts } from '../audit/balp';
+import type { AuditFacts } from '../audit/record';
 import { recordAudit, writeAudit } from '../audit/writer';
 import { authorize, type FhirInteraction } from '../auth/authorize';
 import type { Config } from '../config';

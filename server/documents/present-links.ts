@@ -1,4 +1,4 @@
-import type { AuditFacts } from '../audit/balp';
+import type { AuditFacts } from '../audit/record';
 import type { FhirInteraction } from '../auth/authorize';
 import { callerFacts, type FhirResult, type InteractionContext, permits } from '../fhir/interaction';
 import { OperationOutcomeError } from '../http/errors';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { SqlExecutor } from '../../db/knex-client';
-import type { AuditFacts } from '../audit/balp';
+import type { AuditFacts } from '../audit/record';
 import { auditInsertSql, recordAudit, writeAudit } from '../audit/writer';
 import { authorize, type Decision, type FhirInteraction, scopeDecision } from '../auth/authorize';
 import type { Config } from '../config';

@@ -63,7 +63,14 @@ export class Repository {
     return this.opts.sql ? this.opts.sql.rows<T>(q.toSQL().toNative()) : (await q) as T[];
   }
 
+  private version(r: Row): StoredVersion {
+    const store = this.def.rowStore;
+    if (!store) return toVersion(r);
+    return { id: r.id, versionId: 1, lastUpdated: new Date(r.last_updated).toISOString(), deleted: false, resource: store.render(r as unknown as Record<string, unknown>), patientId: r.patient_id };
+  }
+
   private columns(table = this.def.table): string[] {
+    if (this.def.rowStore) return this.def.rowStore.columns.map((c) => c.replace(/\{t\}/g, table));
     const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
     return ['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource', patient].map((c) => `${table}.${c}`);
   }
@@ -71,7 +78,7 @@ export class Repository {
   async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
     const q = this.trx(this.def.table).select(this.trx.raw(this.columns().join(', '))).where({ id }).limit(1);
     const [row] = await this.rows<Row>(forUpdate ? q.forUpdate() : q);
-    return row ? toVersion(row) : null;
+    return row ? this.version(row) : null;
   }
 
   async readVersion(id: string, versionId: number): Promise<StoredVersion | null> {
@@ -109,7 +116,7 @@ export class Repository {
 
   /** A query over current, not deleted rows, for the search engine to add criteria to. */
   searchQuery(): Knex.QueryBuilder {
-    return this.trx(this.def.table).where(`${this.def.table}.deleted`, false);
+    return this.def.rowStore ? this.trx(this.def.table) : this.trx(this.def.table).where(`${this.def.table}.deleted`, false);
   }
 
   /** Narrows a query to one patient's compartment, as the RLS compartment policy would. */
@@ -119,6 +126,6 @@ export class Repository {
 
   async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {
     const rows = await this.rows<Row>(q.clone().select(this.trx.raw(this.columns().join(', '))));
-    return rows.map(toVersion);
+    return rows.map((r) => this.version(r));
   }
 }

@@ -34,7 +34,7 @@ describe('Bearer token authentication', () => {
       .setSubject(who.user).setIssuedAt(Math.floor(Date.now() / 1000) - 7200).setExpirationTime(Math.floor(Date.now() / 1000) - 3600)
       .sign(s.keys[0].privateKey);
     await expect401({ Authorization: `Bearer ${token}` });
-    const rows = await (await admin())('audit_event').where({ clinic_id: who.clinic }).whereRaw("resource->>'outcomeDesc' like 'token refused%'");
+    const rows = await (await admin())('audit_event').where({ clinic_id: who.clinic }).whereLike('outcome_desc', 'token refused%');
     expect(rows.length).to.be.greaterThan(0);
   });
 

@@ -56,7 +56,7 @@ describe('Verified-token cache', () => {
     const res = await (await api()).get(`/fhir/Patient/${created.body.id}`).set(a.auth);
     expect(res.status).to.equal(401);
     expect(res.headers['www-authenticate']).to.match(/^Bearer/);
-    const rows = await (await admin())('audit_event').where({ clinic_id: a.clinic }).whereRaw("resource->>'outcomeDesc' = 'token refused: token revoked'");
+    const rows = await (await admin())('audit_event').where({ clinic_id: a.clinic }).where({ outcome_desc: 'token refused: token revoked' });
     expect(rows).to.have.length(1);
   });
 });

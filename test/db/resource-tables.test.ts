@@ -31,7 +31,10 @@ describe('Resource definitions and their tables', () => {
       const columns = await columnsOf(def.table);
       expect(columns.size, `table ${def.table} exists`).to.be.greaterThan(0);
       const missing: string[] = [];
-      for (const p of def.search) {
+      for (const l of def.search.flatMap((p) => p.lookups ?? [])) {
+        if (!(await columnsOf(l.table)).has(l.column)) missing.push(`lookup ${l.table}.${l.column}`);
+      }
+      for (const p of def.rowStore ? [] : def.search) {
         for (const [col, type] of Object.entries(expectedColumns(p))) {
           if (columns.get(col) !== type) missing.push(`${p.name} -> ${col} ${type} (found ${columns.get(col) ?? 'none'})`);
         }

@@ -1,3 +1,4 @@
+import { auditEvents } from '../helpers/audit';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -77,14 +78,12 @@ export async function binaryRows(patientId: string): Promise<Array<{ id: string;
 
 /** AuditEvents that hand out a link for a Binary (a `read` of it), as the migration account sees them. */
 export async function linkAudits(binary: string): Promise<Array<{ agent: string; entities: string[]; outcome: string }>> {
-  const rows = await (await admin())('audit_event')
-    .whereRaw("resource->'subtype'->0->>'code' = 'read'")
-    .whereRaw("exists (select 1 from jsonb_array_elements(resource->'entity') e where e->'what'->>'reference' = ?)", [`Binary/${binary}`])
-    .select('resource') as Array<{ resource: { agent: Array<{ altId?: string }>; entity: Array<{ what?: { reference?: string } }>; outcome: string } }>;
-  return rows.map(({ resource: r }) => ({
+  const rows = await auditEvents((q) => q.where({ type: 'rest', subtype: 'read' })
+    .whereRaw("(entity_type = 'Binary' and entity_id = ?) or ? = any(related)", [binary, `Binary/${binary}`]));
+  return rows.map((r) => ({
     agent: r.agent.map((a) => a.altId ?? '').join(' '),
-    entities: r.entity.map((e) => e.what?.reference ?? '').filter(Boolean).sort(),
-    outcome: r.outcome,
+    entities: (r.entity ?? []).map((e) => e.what?.reference ?? '').filter(Boolean).sort(),
+    outcome: r.outcome ?? '',
   }));
 }
 

@@ -1,3 +1,4 @@
+import { auditEvents } from './audit';
 import { expect } from 'chai';
 import type supertest from 'supertest';
 import { admin, api, FHIR, patientBody } from './server';
@@ -82,12 +83,9 @@ export interface Refusal { subtype: string; entity: string; outcomeDesc: string 
 
 /** Refusals (outcome 4) recorded for a user, read from the audit table as the migration account. */
 export async function refusalsOf(userId: string): Promise<Refusal[]> {
-  const rows = await (await admin())('audit_event')
-    .whereRaw("resource->>'outcome' = '4'")
-    .whereRaw("exists (select 1 from jsonb_array_elements(resource->'agent') a where a->>'altId' = ?)", [userId])
-    .select('resource') as Array<{ resource: { subtype: Array<{ code: string }>; outcomeDesc?: string; entity?: Array<{ what?: { display?: string; reference?: string } }> } }>;
-  return rows.map(({ resource: r }) => ({
-    subtype: r.subtype[0].code,
+  const rows = await auditEvents((q) => q.where({ outcome: '4', user_id: userId }));
+  return rows.map((r) => ({
+    subtype: r.subtype?.[0].code ?? '',
     entity: (r.entity ?? []).map((e) => e.what?.reference ?? e.what?.display ?? '').join(' '),
     outcomeDesc: r.outcomeDesc ?? '',
   }));

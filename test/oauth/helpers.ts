@@ -1,3 +1,4 @@
+import { auditEvents } from '../helpers/audit';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AuditEvent } from 'fhir/r4';
@@ -97,9 +98,7 @@ export async function postForm(url: string, form: Record<string, string>, header
 
 /** AuditEvents of a clinic (read with the migration account, which RLS does not confine). */
 export async function auditTrail(clinicId: string | null): Promise<AuditEvent[]> {
-  const q = (await admin())('audit_event').orderBy('last_updated').select('resource');
-  const rows = clinicId === null ? await q.whereNull('clinic_id') : await q.where({ clinic_id: clinicId });
-  return rows.map((r: { resource: AuditEvent }) => r.resource);
+  return auditEvents((q) => (clinicId === null ? q.whereNull('clinic_id') : q.where({ clinic_id: clinicId })));
 }
 
 export const subtypeOf = (e: AuditEvent): string | undefined => e.subtype?.[0]?.code;

@@ -18,6 +18,24 @@ export interface SearchParamDef {
   /** date: the value is always the row's last_updated (AuditEvent.recorded), so it is searched there (partition pruning). */
   column?: 'last_updated';
   description?: string;
+  /**
+   * token and reference parameters of a type stored as typed columns (see RowStore): an SQL
+   * expression over the row (`{t}` is the table) giving the entries a search column would hold.
+   */
+  expr?: string;
+  /**
+   * reference parameters served by btree lookups on typed columns: rows whose (id, last_updated)
+   * some lookup finds. `prefix` is stripped from each searched value; `uuid` keeps only ids.
+   */
+  lookups?: ReadonlyArray<{ table: string; column: string; prefix?: string; uuid?: boolean }>;
+}
+
+/** A type stored as typed columns instead of a resource document (AuditEvent): how a row reads back. */
+export interface RowStore {
+  /** The select list (`{t}` is the table); it must include id, last_updated and patient_id. */
+  columns: readonly string[];
+  /** The resource JSON text of one row. */
+  render(row: Record<string, unknown>): string;
 }
 
 /** A resource type, described once; the generic engine serves everything else. */
@@ -34,6 +52,8 @@ export interface ResourceDefinition {
   indexedParams?: readonly string[];
   /** The table (and its search index) is partitioned by last_updated: index matches join on (id, last_updated). */
   partitionedBy?: 'last_updated';
+  /** Stored as typed columns, read back through `rowStore` (no versions, no deleted flag). */
+  rowStore?: RowStore;
   /** Canonical URL of our profile for this type, enforced on write. */
   profile?: string;
 }

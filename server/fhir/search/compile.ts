@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { searchColumnName } from '../../../db/resource-table';
 import { INDEXED_TYPES, searchTable } from '../../../db/search-index';
+import { notSupported } from '../../http/errors';
 import { isUuid } from '../../tenancy/with-clinic';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { SEP } from './extract';
@@ -57,7 +58,7 @@ function referenceEntry(c: Criterion, v: string, fhirBase: string): string {
 
 /** Whether `p`'s values are in the type's search index table (db/search-index.ts). */
 function inSearchIndex(def: ResourceDefinition, p: SearchParamDef): boolean {
-  return INDEXED_TYPES.has(p.type) && (!def.indexedParams || def.indexedParams.includes(p.name));
+  return !def.rowStore && INDEXED_TYPES.has(p.type) && (!def.indexedParams || def.indexedParams.includes(p.name));
 }
 
 /**
@@ -78,10 +79,30 @@ function indexed(def: ResourceDefinition, param: string, cond: Where, negate = f
   };
 }
 
+/**
+ * Rows found by the btree lookups of a typed-column parameter (SearchParamDef.lookups), each within
+ * the search's last_updated window: `(id, last_updated) in (one lookup union all the next)`.
+ */
+function lookupClause(p: SearchParamDef, entries: string[], window: Where[], alias: string): Where {
+  const parts = (p.lookups ?? []).map((l) => {
+    let values = l.prefix ? entries.filter((e) => e.startsWith(l.prefix as string)).map((e) => e.slice((l.prefix as string).length)) : entries;
+    if (l.uuid) values = values.filter(isUuid);
+    return {
+      sql: `select id, last_updated from ${l.table} where ${l.column} = any(?::${l.uuid ? 'uuid' : 'text'}[])${window.map((w) => ` and ${w.sql}`).join('')}`,
+      bindings: [values, ...window.flatMap((w) => w.bindings)],
+    };
+  });
+  return { sql: `(${alias}.id, ${alias}.last_updated) in (${parts.map((x) => x.sql).join(' union all ')})`, bindings: parts.flatMap((x) => x.bindings) };
+}
+
+/** The column (or, for typed-column types, the expression) holding a token or reference parameter's entries. */
+const entriesOf = (p: SearchParamDef, alias: string) => (p.expr ? `(${p.expr.replace(/\{t\}/g, alias)})` : searchColumnName(p.name));
+
 /** Rows of `def` whose reference parameter `param` names one of `entries` (`Type/id` or as stored). */
 export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: string[], window: Where[] = [], alias = def.table): Where {
+  if (p.lookups) return lookupClause(p, entries, window, alias);
   if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, false, window, alias);
-  return { sql: `${searchColumnName(p.name)} && ?::text[]`, bindings: [entries] };
+  return { sql: `${entriesOf(p, alias)} && ?::text[]`, bindings: [entries] };
 }
 
 // Prefix ranges compare bytes ("C" collation): U+10FFFF sorts after every character a value can continue with.
@@ -102,7 +123,8 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window:
     return ids.length ? { sql: `${alias}.id = any(?::uuid[])`, bindings: [ids], idOnly: true } : { sql: 'false', bindings: [], idOnly: true };
   }
   if (onLastUpdated(p)) return lastUpdatedClause(`${alias}.last_updated`, c);
-  const col = searchColumnName(p.name);
+  const col = 'paths' in p ? entriesOf(p, alias) : searchColumnName(p.name);
+  if (c.modifier === 'missing' && 'paths' in p && (p.expr || p.lookups)) throw notSupported(`:missing is not supported on ${def.type}.${p.name}`);
   if (c.modifier === 'missing') {
     const target = p.type === 'date' ? `${col}_lo` : col;
     return { sql: `${target} is ${c.values[0] === 'true' ? '' : 'not '}null`, bindings: [] };
@@ -179,6 +201,7 @@ export function applySort(q: Knex.QueryBuilder, def: ResourceDefinition, sort: P
     else if (s.name === '_id') q.orderBy('id', dir);
     else {
       const p = def.search.find((x) => x.name === s.name);
+      if (p?.column === 'last_updated') { q.orderBy('last_updated', dir); continue; }
       const col = searchColumnName(s.name);
       q.orderByRaw(`${p?.type === 'date' ? (s.desc ? `${col}_hi` : `${col}_lo`) : col} ${dir} nulls last`);
     }

@@ -1,4 +1,4 @@
-import type { AuditFacts } from '../../audit/balp';
+import type { AuditFacts } from '../../audit/record';
 import { recordAudit, writeAudit } from '../../audit/writer';
 import { badRequest, forbidden, OperationOutcomeError } from '../../http/errors';
 import type { AccessContext } from '../../tenancy/access-context';

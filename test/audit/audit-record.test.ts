@@ -1,0 +1,71 @@
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { canonicalAuditRow, jcs } from '../../server/audit/canonical';
+import { auditRecord, uuidV7 } from '../../server/audit/record';
+import { renderAuditEvent } from '../../server/audit/render';
+import { auditRecordInsertSql } from '../../server/audit/writer';
+
+const P1 = '6f1c1a52-6a8e-4e43-9d0a-3a4d7f1e2b01';
+const P2 = '6f1c1a52-6a8e-4e43-9d0a-3a4d7f1e2b02';
+const at = new Date('2026-11-22T10:00:00.000Z');
+
+describe('Audit rows: typed columns, BALP rendered from them, one canonical form', () => {
+  it('a read becomes a small row of typed columns (no JSON document), the request id among them', () => {
+    const r = auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', roleName: 'doctor', resourceType: 'Patient', resourceId: P1, versionId: '3', patientIds: [P1], requestId: 'req-1', sourceIp: '10.0.0.1' }, at);
+    expect(r).to.include({ clinic_id: 'c1', last_updated: at.toISOString(), type: 'rest', subtype: 'read', action: 'R', outcome: '0', user_id: 'u1', role: 'doctor', patient_id: P1, patient_ids: null, entity_type: 'Patient', entity_id: P1, entity_version: '3', request_id: 'req-1' });
+    expect(Buffer.byteLength(auditRecordInsertSql(r))).to.be.below(700);
+  });
+
+  it('ids are time-ordered (UUID version 7), so new rows append to the primary key', () => {
+    const a = uuidV7(1_000_000);
+    const b = uuidV7(2_000_000);
+    expect(a < b).to.equal(true);
+    expect(a[14]).to.equal('7');
+    expect(['8', '9', 'a', 'b']).to.include(a[19]);
+  });
+
+  it('renders the BALP AuditEvent: type rest, interaction subtype, agent, patient entity and the X-Request-Id transaction entity', () => {
+    const e = renderAuditEvent(auditRecord({ interaction: 'vread', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', fhirUser: 'Practitioner/x', resourceType: 'Patient', resourceId: P1, versionId: '2', patientIds: [P1], requestId: 'req-9' }, at));
+    expect(e.type).to.deep.include({ code: 'rest' });
+    expect(e.subtype?.[0]).to.deep.equal({ system: 'http://hl7.org/fhir/restful-interaction', code: 'vread' });
+    expect(e.recorded).to.equal(at.toISOString());
+    expect(e.agent[0]).to.deep.include({ altId: 'u1', requestor: true });
+    expect(e.agent[0].who?.reference).to.equal('Practitioner/x');
+    const refs = (e.entity ?? []).map((x) => x.what?.reference ?? x.what?.identifier?.value);
+    expect(refs).to.include.members([`Patient/${P1}/_history/2`, `Patient/${P1}`, 'req-9']);
+    const tx = (e.entity ?? []).find((x) => x.type?.code === 'XrequestId');
+    expect(tx?.what?.identifier?.value).to.equal('req-9');
+  });
+
+  it('an event about several patients names each of them and keeps no single compartment patient', () => {
+    const r = auditRecord({ interaction: 'search-type', action: 'E', outcome: '0', clinicId: 'c1', userId: 'u1', resourceType: 'Patient', query: 'family=x', patientIds: [P1, P2, P1] }, at);
+    expect(r.patient_id).to.equal(null);
+    expect(r.patient_ids).to.deep.equal([P1, P2]);
+    expect(auditRecordInsertSql(r)).to.match(/insert into audit_event_patient/);
+    const e = renderAuditEvent(r);
+    expect((e.entity ?? []).filter((x) => x.role?.code === '1').map((x) => x.what?.reference)).to.deep.equal([`Patient/${P1}`, `Patient/${P2}`]);
+    expect(Buffer.from((e.entity ?? []).find((x) => x.role?.code === '24')?.query ?? '', 'base64').toString()).to.equal('family=x');
+  });
+
+  it('an authorization-server event renders as DCM User Authentication with the token and its scopes', () => {
+    const e = renderAuditEvent(auditRecord({ type: 'auth', interaction: 'token', action: 'E', outcome: '0', clinicId: 'c1', userId: 'u1', clientId: 'app', tokenId: 'jti-1', scope: 'patient/*.rs' }, at));
+    expect(e.type).to.deep.include({ code: '110114' });
+    expect(e.subtype?.[0]).to.deep.include({ system: 'urn:clinic-fhir:oauth', code: 'token' });
+    expect(e.meta?.profile).to.equal(undefined);
+    const token = (e.entity ?? []).find((x) => x.what?.identifier?.system === 'urn:clinic-fhir:token');
+    expect(token?.what?.identifier?.value).to.equal('jti-1');
+    expect(token?.detail?.[0]).to.deep.equal({ type: 'scope', valueString: 'patient/*.rs' });
+    expect(renderAuditEvent(auditRecord({ type: 'auth', interaction: 'lockout', action: 'E', outcome: '4', clinicId: null }, at)).type).to.deep.include({ code: '110113' });
+  });
+
+  it('the canonical form is RFC 8785 JSON: sorted keys, no nulls, the same bytes for the same row', () => {
+    expect(jcs({ b: 1, a: [true, null, 'é\u2028'], c: { z: 0.5, y: -0 } })).to.equal('{"a":[true,null,"é\u2028"],"b":1,"c":{"y":0,"z":0.5}}');
+    const r = auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', resourceType: 'Patient', resourceId: P1, patientIds: [P1] }, at);
+    const form = canonicalAuditRow(r);
+    expect(form.startsWith('{"action":"R","clinic_id":"c1","entity_id":')).to.equal(true);
+    expect(form).to.not.include('null');
+    // The same row read back from PostgreSQL (a Date for the instant) has the same form.
+    expect(canonicalAuditRow({ ...r, last_updated: new Date(r.last_updated) as unknown as string })).to.equal(form);
+    expect(crypto.createHash('sha256').update(form).digest('hex')).to.have.length(64);
+  });
+});
