@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: starts the server on the embedded defaults in a throwaway DATA_DIR, loads a
  * synthetic dataset, drives five scenarios with autocannon and the same SQL straight through `pg`
- * (the floor), prints a table, writes it as JSON, cleans up. Any error fails the run (exit 1).
+ * (the floor), then the same requests against a naive `node:http` + `pg` service (the naive floor),
+ * prints a table and the targets, writes it as JSON, cleans up. Any error fails the run (exit 1).
  * See README "Benchmark" for the flags.
  */
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../server/secrets';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
+import { ensureNaiveAuditTable } from './bench/naive-floor';
+import { type NaiveFloorProcess, startNaiveFloor } from './bench/naive-floor-process';
 import { formatSummary, profilesIn, summarizeProfile } from './bench/profile';
 import { machine, type ScenarioResult, scaling, table, targets, writeJson } from './bench/report';
 import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
@@ -24,10 +27,10 @@ import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, si
 
 const USAGE = `usage: npm run bench -- [options]
   dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
-  load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor
+  load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor --no-naive
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
-  target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded)
+  target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 30 % lost)`;
 
@@ -41,6 +44,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '5' },
     scenarios: { type: 'string', default: SCENARIO_KEYS.join(',') },
     'no-floor': { type: 'boolean', default: false },
+    'no-naive': { type: 'boolean', default: false },
     'server-env': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -93,7 +97,7 @@ const MANIFEST = 'bench-dataset.json';
 /** Embedded mode: server, dataset (generated, or the one kept in `reuse`) and tokens. */
 async function embedded(
   size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, reuse: string | undefined, onStart: (s: ServerProcess) => void,
-): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize }> {
+): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize; poolMax: number }> {
   const server = await startServerProcess({
     env: serverEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)] : [],
@@ -103,6 +107,8 @@ async function embedded(
   try {
     process.stderr.write(`server ${server.url} (pid ${server.pid}), data in ${server.dataDir}\n`);
     const cfg = loadConfig({ DATA_DIR: server.dataDir, EMBEDDED_PG_PORT: String(server.pgPort), LOG_LEVEL: 'silent' });
+    // The server's pool size, as its environment sets it: the naive floor gets the same.
+    const poolMax = loadConfig({ ...process.env, ...serverEnv, DATA_DIR: server.dataDir }).dbPoolMax;
     const conn = await adminConnection(cfg);
     const manifest = path.join(server.dataDir, MANIFEST);
     let generated: GeneratedClinic[];
@@ -126,7 +132,8 @@ async function embedded(
     }
     // The floor connects as the server's pool does: the runtime login, over the same socket.
     const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
-    return { server, clinics, floorDb, size };
+    if (!flags['no-naive']) await ensureNaiveAuditTable(conn.url);
+    return { server, clinics, floorDb, size, poolMax };
   } catch (err) {
     await server.stop(flags.keep);
     throw err;
@@ -151,7 +158,10 @@ async function main(): Promise<number> {
   const started = new Date();
 
   let server: ServerProcess | undefined;
+  let naive: NaiveFloorProcess | undefined;
   const stopServer = async () => {
+    await naive?.stop();
+    naive = undefined;
     if (!server) return;
     const s = server;
     server = undefined;
@@ -175,6 +185,10 @@ async function main(): Promise<number> {
   } else {
     const e = await embedded(size, serverEnv, flags['cpu-prof'], flags.reuse, (s) => { server = s; });
     url = e.server.url; clinics = e.clinics; floorDb = e.floorDb; size = e.size;
+    if (!flags['no-naive']) {
+      naive = await startNaiveFloor({ dbUrl: e.floorDb, poolMax: e.poolMax });
+      process.stderr.write(`naive floor ${naive.url} (pid ${naive.pid}), pool of ${e.poolMax}\n`);
+    }
   }
 
   const results: ScenarioResult[] = [];
@@ -190,6 +204,13 @@ async function main(): Promise<number> {
         result.ratio = measured.rps / result.floor.rps;
         process.stderr.write(`, floor ${result.floor.rps.toFixed(0)} req/s`);
       }
+      if (naive) {
+        // Same requests, same load; its process and PostgreSQL are watched as the server's are.
+        result.naive = await driveHttp(naive.url, s.http, { ...load, rssPid: naive.pid, cpu: { server: naive.pid, postgres: server?.pgPid } });
+        result.naiveRatio = measured.rps / result.naive.rps;
+        result.naiveP99Ratio = measured.p99 / result.naive.p99;
+        process.stderr.write(`, naive floor ${result.naive.rps.toFixed(0)} req/s`);
+      }
       process.stderr.write('\n');
       results.push(result);
     }
@@ -198,7 +219,7 @@ async function main(): Promise<number> {
   }
 
   host.loadAfter = (await import('node:os')).loadavg().map((l) => Math.round(l * 100) / 100);
-  const errors = results.reduce((n, r) => n + r.server.errors + (r.floor?.errors ?? 0), 0);
+  const errors = results.reduce((n, r) => n + r.server.errors + (r.floor?.errors ?? 0) + (r.naive?.errors ?? 0), 0);
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
@@ -209,7 +230,7 @@ async function main(): Promise<number> {
   };
   process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
   for (const r of results) {
-    const samples = [...r.server.errorSamples, ...(r.floor?.errorSamples ?? []).map((e) => `floor: ${e}`)];
+    const samples = [...r.server.errorSamples, ...(r.floor?.errorSamples ?? []).map((e) => `floor: ${e}`), ...(r.naive?.errorSamples ?? []).map((e) => `naive floor: ${e}`)];
     if (samples.length) process.stdout.write(`errors in ${r.title}: ${samples.join(', ')}\n`);
   }
   const file = writeJson(flags.out ?? path.join('bench-results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`), report);
