@@ -118,12 +118,13 @@ function searchAuditEvents(q: URLSearchParams): Plan {
   const patient = q.get('patient') ?? '';
   const since = dateBounds(q).ge ?? new Date(0);
   return {
-    // Every event that names the patient (the audit search index), in its date range, newest first.
-    text: `select a.resource::text as resource from audit_event a
-             join audit_event_search s on s.id = a.id and s.last_updated = a.last_updated
-            where s.param = 'patient' and s.value = $1 and s.last_updated >= $2 and a.last_updated >= $2
+    // Every event that names the patient (its own column, or the several-patient index), in its date range, newest first.
+    text: `select row_to_json(a)::text as resource from audit_event a
+            where (a.id, a.last_updated) in (select id, last_updated from audit_event where patient_id = $1 and last_updated >= $2
+                                             union all select id, last_updated from audit_event_patient where patient_id = $1 and last_updated >= $2)
+              and a.last_updated >= $2
             order by a.last_updated desc, a.id limit 20`,
-    values: [patient.startsWith('Patient/') ? patient : `Patient/${patient}`, since], action: 'E',
+    values: [patient.replace(/^Patient\//, ''), since], action: 'E',
     detail: { interaction: 'search-type', type: 'AuditEvent', patient },
     answer: (rows) => ({ status: 200, body: bundle(rows) }),
   };
