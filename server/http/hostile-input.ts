@@ -111,34 +111,42 @@ function checkEncoding(req: Request, segments: string[]): void {
 /**
  * What makes a JSON text unacceptable before it is parsed: a NUL (raw or as `\u0000`, which
  * PostgreSQL cannot store), a lone surrogate escape, or nesting deeper than `maxDepth`. One pass,
- * no recursion: brackets are counted outside strings.
+ * no recursion: brackets are counted outside strings; string contents are skipped by indexOf.
  */
 export function jsonTextProblem(text: string, maxDepth = MAX_JSON_DEPTH): string | undefined {
+  if (text.includes('\0')) return 'holds a NUL character';
   let depth = 0;
-  let inString = false;
+  let backslash = -2; // the next backslash at or after the cursor; -2 not yet looked for, -1 none left
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 0) return 'holds a NUL character';
-    if (inString) {
-      if (c === 0x22) inString = false;
-      else if (c === 0x5c) {
-        if (text.charCodeAt(i + 1) !== 0x75) { i++; continue; }
-        const unit = hex4(text, i + 2);
-        if (unit === 0) return 'holds a NUL character (\\u0000)';
-        if (unit >= 0xdc00 && unit <= 0xdfff) return 'holds an unpaired surrogate escape';
-        if (unit >= 0xd800 && unit <= 0xdbff) {
-          const low = text.charCodeAt(i + 6) === 0x5c && text.charCodeAt(i + 7) === 0x75 ? hex4(text, i + 8) : -1;
-          if (low < 0xdc00 || low > 0xdfff) return 'holds an unpaired surrogate escape';
-          i += 6;
-        }
-        i += 5;
+    if (c === 0x22) {
+      i++;
+      let quote = -1;
+      for (;;) {
+        if (quote < i) quote = text.indexOf('"', i); // looked for again only once passed: linear however many escapes
+        if (quote < 0) return undefined; // unterminated: JSON.parse says so
+        if (backslash !== -1 && backslash < i) backslash = text.indexOf('\\', i);
+        if (backslash === -1 || backslash > quote) { i = quote; break; }
+        const escape = escapeAt(text, backslash);
+        if (typeof escape === 'string') return escape;
+        i = backslash + escape;
       }
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
+    } else if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) return `is nested deeper than ${maxDepth} levels`;
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
   return undefined;
+}
+
+/** The length of the escape at `at`, or what is wrong with it. */
+function escapeAt(text: string, at: number): number | string {
+  if (text.charCodeAt(at + 1) !== 0x75) return 2;
+  const unit = hex4(text, at + 2);
+  if (unit === 0) return 'holds a NUL character (\\u0000)';
+  if (unit >= 0xdc00 && unit <= 0xdfff) return 'holds an unpaired surrogate escape';
+  if (unit < 0xd800 || unit > 0xdbff) return 6;
+  const low = text.charCodeAt(at + 6) === 0x5c && text.charCodeAt(at + 7) === 0x75 ? hex4(text, at + 8) : -1;
+  return low >= 0xdc00 && low <= 0xdfff ? 12 : 'holds an unpaired surrogate escape';
 }
 
 /** The value of four hex digits at `at`, or -1 (JSON.parse reports the malformed escape). */
