@@ -113,8 +113,8 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
     case 'token': {
       const clinicId = req(opts, 'clinic');
       const userId = req(opts, 'user');
-      const ttl = opts.ttl === undefined ? 3600 : Number(opts.ttl);
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400) throw new AdminError('--ttl must be an integer number of seconds from 1 to 86400');
+      const ttl = opts.ttl === undefined ? Math.min(3600, cfg.maxTokenLifetime) : Number(opts.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > cfg.maxTokenLifetime) throw new AdminError(`--ttl must be an integer number of seconds from 1 to ${cfg.maxTokenLifetime} (MAX_TOKEN_LIFETIME)`);
       if (!(await isActiveMember(admin, clinicId, userId))) throw new AdminError(`user ${userId} has no active membership at clinic ${clinicId}`);
       const key = await adminSigningKey(admin, cfg.dataDir);
       return mintAccessToken(key, { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim }, {

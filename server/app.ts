@@ -13,6 +13,7 @@ import { capabilityStatement } from './fhir/capability';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
 import { notFound } from './http/errors';
 import { errorHandler } from './http/handler';
+import { refuseHostileBody, refuseHostileRequest } from './http/hostile-input';
 import { logger } from './http/logger';
 import { runWithRequest } from './http/request-context';
 import { mountOAuth } from './oauth/mount';
@@ -59,6 +60,8 @@ export function createApp(deps: AppDeps): Express {
   // No pp.initialize(): every authenticate call takes a callback without a session, which needs none.
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   app.use('/fhir', requireToken(cfg, pp, db));
+  // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
+  app.use('/fhir', refuseHostileRequest);
   // Raw document uploads stream through their checks: routed before any body parser.
   app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
   // Inline document data (base64 of up to 10 MB) needs more room on DocumentReference writes and Bundles.
@@ -66,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/fhir/DocumentReference', documentBody);
   app.post('/fhir', documentBody);
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
-  app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }));
+  app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

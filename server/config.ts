@@ -21,6 +21,8 @@ export interface Config {
   tokenIssuer: string;
   tokenAudience: string;
   clinicClaim: string;
+  /** Longest lifetime (exp - iat, seconds) a token signed by this server may have; longer ones are refused. */
+  maxTokenLifetime: number;
   external?: { issuer: string; jwksUrl: string; audience: string };
   pageSecret?: string;
   oauth: OAuthSettings;
@@ -166,7 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('PAGE_SECRET is invalid: expected at least 32 characters');
   }
   const fhirBaseUrl = `${baseUrl}/fhir`;
-  return {
+  const cfg: Config = {
     port,
     host,
     dataDir,
@@ -182,6 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,
     tokenAudience: env.TOKEN_AUDIENCE || fhirBaseUrl,
     clinicClaim: env.CLINIC_CLAIM || 'clinic',
+    maxTokenLifetime: int(env, 'MAX_TOKEN_LIFETIME', 86_400, 60, 7 * 86_400),
     external: extIssuer && extJwks && extAud ? { issuer: extIssuer, jwksUrl: extJwks, audience: extAud } : undefined,
     pageSecret,
     oauth: {
@@ -193,4 +196,9 @@ export function loadConfig(env: Env = process.env): Config {
     },
     documents: documentSettings(env),
   };
+  const longest = Math.max(cfg.oauth.accessTokenTtl, cfg.oauth.systemTokenTtl);
+  if (longest > cfg.maxTokenLifetime) {
+    throw new ConfigError(`MAX_TOKEN_LIFETIME=${cfg.maxTokenLifetime} is shorter than ACCESS_TOKEN_TTL or SYSTEM_TOKEN_TTL (${longest}): their tokens would be refused`);
+  }
+  return cfg;
 }

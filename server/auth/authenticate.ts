@@ -17,6 +17,7 @@ export interface AuthFailure {
 }
 
 type Claims = Record<string, unknown>;
+const CLOCK_TOLERANCE = 5;
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** Our own published signing keys (a database-backed ring shared by every node). */
@@ -35,26 +36,28 @@ export function configurePassport(cfg: Config, ownKeys: OwnKeys, isRevoked?: (jt
       algorithms: ['ES256', 'RS256'],
       issuer: external ? [cfg.tokenIssuer, external.issuer] : cfg.tokenIssuer,
       audience: external ? [cfg.tokenAudience, external.audience] : cfg.tokenAudience,
-      jsonWebTokenOptions: { clockTolerance: 5 },
+      jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE },
       secretOrKeyProvider: (_req: Request, raw: string, done: (err: unknown, key?: string | Buffer) => void) => {
         try {
           const header = decodeProtectedHeader(raw);
+          // We implement no JWS extension, so any critical one is unknown to us (RFC 7515 4.1.11).
+          if (header.crit !== undefined) return done(new Error(BEFORE_SIGNATURE.crit));
           const claims = decodeJwt(raw);
           if (claims.iss === cfg.tokenIssuer) {
             ownKeys.find(header.kid)
-              .then((own) => (own ? done(null, own.publicKey.export({ type: 'spki', format: 'pem' })) : done(new Error('unknown signing key'))))
-              .catch(() => done(new Error('unknown signing key')));
+              .then((own) => (own ? done(null, own.publicKey.export({ type: 'spki', format: 'pem' })) : done(new Error(BEFORE_SIGNATURE.key))))
+              .catch(() => done(new Error(BEFORE_SIGNATURE.key)));
             return;
           }
           if (remote && external && claims.iss === external.issuer) {
             remote({ alg: header.alg, kid: header.kid })
               .then((k) => done(null, crypto.KeyObject.from(k as crypto.webcrypto.CryptoKey).export({ type: 'spki', format: 'pem' })))
-              .catch(() => done(new Error('unknown signing key')));
+              .catch(() => done(new Error(BEFORE_SIGNATURE.key)));
             return;
           }
-          return done(new Error('unknown issuer'));
+          return done(new Error(BEFORE_SIGNATURE.issuer));
         } catch {
-          return done(new Error('malformed token'));
+          return done(new Error(BEFORE_SIGNATURE.malformed));
         }
       },
     },
@@ -63,6 +66,8 @@ export function configurePassport(cfg: Config, ownKeys: OwnKeys, isRevoked?: (jt
       const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
       const expectedAud = payload.iss === cfg.tokenIssuer ? cfg.tokenAudience : external?.audience;
       if (!aud.includes(expectedAud)) return done(null, false, { message: 'audience invalid' });
+      const lifetime = lifetimeProblem(cfg, payload);
+      if (lifetime) return done(null, false, { message: lifetime });
       const ctx = toAccessContext(cfg, payload);
       if (typeof ctx === 'string') return done(null, false, { message: ctx });
       if (!isRevoked || payload.iss !== cfg.tokenIssuer || !ctx.tokenId) return done(null, ctx);
@@ -75,6 +80,24 @@ export function configurePassport(cfg: Config, ownKeys: OwnKeys, isRevoked?: (jt
   const pp = new passport.Passport();
   pp.use('jwt', strategy);
   return pp;
+}
+
+/**
+ * Refusals decided before the signature is checked: the claims are unverified, so they name nobody
+ * (their audit must not land in a clinic an attacker picked).
+ */
+const BEFORE_SIGNATURE = {
+  crit: 'unsupported critical header', key: 'unknown signing key', issuer: 'unknown issuer', malformed: 'malformed token',
+} as const;
+
+/** Every token must expire; ours may not live longer than MAX_TOKEN_LIFETIME (clock skew allowed). */
+function lifetimeProblem(cfg: Config, p: Claims): string | undefined {
+  if (typeof p.exp !== 'number' || !Number.isFinite(p.exp)) return 'token has no exp claim';
+  if (p.iss !== cfg.tokenIssuer) return undefined;
+  const now = Math.floor(Date.now() / 1000);
+  const issued = typeof p.iat === 'number' && Number.isFinite(p.iat) ? Math.min(p.iat, now) : now;
+  if (p.exp - issued > cfg.maxTokenLifetime + CLOCK_TOLERANCE) return `token lifetime claim (exp - iat) exceeds ${cfg.maxTokenLifetime} s`;
+  return undefined;
 }
 
 function toAccessContext(cfg: Config, p: Claims): AccessContext | string {
@@ -105,7 +128,8 @@ export function knownUserOf(cfg: Config, req: Request, info: unknown): AuthFailu
   const message = info instanceof Error ? info.message : typeof info === 'object' && info && 'message' in info ? String((info as { message: unknown }).message) : 'invalid token';
   const reason = /No auth token/i.test(message) ? 'missing bearer token' : message;
   const name = info instanceof Error ? info.name : '';
-  const signatureGood = name === 'TokenExpiredError' || name === 'NotBeforeError' || /audience|issuer|subject|claim|patient|revoked/.test(message);
+  const unverified = (Object.values(BEFORE_SIGNATURE) as string[]).includes(message);
+  const signatureGood = !unverified && (name === 'TokenExpiredError' || name === 'NotBeforeError' || /audience|issuer|subject|claim|patient|revoked/.test(message));
   if (!signatureGood) return { reason };
   try {
     const raw = ExtractJwt.fromAuthHeaderAsBearerToken()(req);

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { badRequest } from '../http/errors';
 
 export type FhirMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -24,9 +25,29 @@ export function isFhirMethod(m: unknown): m is FhirMethod {
   return typeof m === 'string' && (FHIR_METHODS as readonly string[]).includes(m);
 }
 
-/** Pairs of a query string (with or without its leading `?`); malformed escapes stay as written. */
+/**
+ * Pairs of a query string (with or without its leading `?`), decoded as a form would be. A
+ * malformed percent-encoding or a NUL character is the client's mistake: 400, before any SQL.
+ */
 export function parseQuery(qs: string): Array<[string, string]> {
-  return [...new URLSearchParams(qs.startsWith('?') ? qs.slice(1) : qs)];
+  const pairs: Array<[string, string]> = [];
+  for (const part of (qs.startsWith('?') ? qs.slice(1) : qs).split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    pairs.push(eq < 0 ? [decodeQueryPart(part), ''] : [decodeQueryPart(part.slice(0, eq)), decodeQueryPart(part.slice(eq + 1))]);
+  }
+  return pairs;
+}
+
+function decodeQueryPart(raw: string): string {
+  let s: string;
+  try {
+    s = decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    throw badRequest('The query string has a malformed percent-encoding');
+  }
+  if (s.includes('\0')) throw badRequest('The query string holds a NUL character');
+  return s;
 }
 
 /** The first value of a query parameter. */

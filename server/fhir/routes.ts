@@ -41,6 +41,7 @@ export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: 
 
 /** The route a method and decoded path segments (`['Patient', '123']`) select, as Express would. */
 export function matchRoute(method: FhirMethod, segments: readonly string[]): MatchedRoute | undefined {
+  if (segments.some((s) => s.includes('\0'))) return undefined; // no id or type holds a NUL (PostgreSQL cannot store one)
   for (const route of FHIR_ROUTES) {
     if (route.method !== method) continue;
     const pattern = route.path.split('/').slice(1);

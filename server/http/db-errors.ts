@@ -13,6 +13,8 @@ export function translateDbError(err: unknown): OperationOutcomeError | null {
     case '22P02':
     case '22007':
     case '22008': return badRequest('A value has an invalid format');
+    case '22P05': // untranslatable character (\u0000 in JSON), should the edge checks ever miss one
+    case '22021': return badRequest('A value holds a character that cannot be stored');
     case '23505': return conflict('A resource with the same identity already exists');
     case '40001':
     case '40P01': return conflict('Concurrent modification: retry the request');

@@ -5,11 +5,12 @@ import { TokenRevokedError } from '../tenancy/with-clinic';
 import { logger } from './logger';
 import { currentRequest } from './request-context';
 import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType } from './errors';
+import { refusedBeforeAudit } from './hostile-input';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** Errors from express's body parser are the client's: they get their 4xx. */
-function fromBodyParser(err: { type?: string; status?: number }): OperationOutcomeError | null {
+function fromBodyParser(err: { type?: string; status?: number; errno?: unknown }): OperationOutcomeError | null {
   switch (err.type) {
     case 'entity.too.large': return tooLarge('The request body is larger than this server accepts');
     case 'encoding.unsupported':
@@ -18,22 +19,15 @@ function fromBodyParser(err: { type?: string; status?: number }): OperationOutco
     case 'request.size.invalid':
     case 'entity.verify.failed':
     case 'entity.parse.failed': return badRequest('The request body could not be read');
-    default: return null;
+    default:
+      // zlib's own error, given status 400 by the parser: the body is not what its Content-Encoding says.
+      return err.status === 400 && typeof err.errno === 'number' ? badRequest('The request body could not be decoded as its Content-Encoding says') : null;
   }
 }
 
 /** The one place an error becomes a response: always an OperationOutcome, never a stack trace. */
 export function errorHandler(db: Knex) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let e = err instanceof OperationOutcomeError ? err : fromBodyParser(err as { type?: string });
-    if (e && !(err instanceof OperationOutcomeError) && req.access) {
-      // A body the parser refused, from a known user: still part of the audit trail.
-      const a = req.access;
-      void recordAudit(db, {
-        interaction: req.method.toLowerCase(), action: 'E', outcome: '4', outcomeDesc: e.message,
-        clinicId: a.clinicId, userId: a.userId, clientId: a.clientId, sourceIp: currentRequest()?.sourceIp,
-      }).catch(() => undefined);
-    }
     if (err instanceof TokenRevokedError && req.access) {
       // Revocation is checked in the request's first statement (withClinic): audit it as the token check would.
       const a = req.access;
@@ -43,9 +37,22 @@ export function errorHandler(db: Knex) {
       }).catch((e2) => currentRequest()?.log.error({ err: e2 }, 'audit of a refused token failed')).then(() => send(res, err));
       return;
     }
+    const e = err instanceof OperationOutcomeError ? err : fromBodyParser(err as { type?: string });
     if (!e) {
       (currentRequest()?.log ?? logger).error({ err }, 'unhandled error');
-      e = new OperationOutcomeError(500, { severity: 'fatal', code: 'exception', diagnostics: 'Internal server error' });
+      send(res, new OperationOutcomeError(500, { severity: 'fatal', code: 'exception', diagnostics: 'Internal server error' }));
+      return;
+    }
+    // Refused before any audited handler ran (edge checks, body parser), from a known caller: audited here, once.
+    const unaudited = refusedBeforeAudit(err) || !(err instanceof OperationOutcomeError);
+    if (unaudited && req.access && e.status < 500) {
+      const a = req.access;
+      const info = currentRequest();
+      void recordAudit(db, {
+        interaction: req.method.toLowerCase(), action: 'E', outcome: '4', outcomeDesc: e.message.slice(0, 200),
+        clinicId: a.clinicId, userId: a.userId, clientId: a.clientId, fhirUser: a.fhirUser, sourceIp: info?.sourceIp, requestId: info?.requestId,
+      }).catch((e2) => info?.log.error({ err: e2 }, 'audit of a refused request failed')).then(() => send(res, e));
+      return;
     }
     send(res, e);
   };
