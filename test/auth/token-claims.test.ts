@@ -23,9 +23,9 @@ async function claimsFor(who: Actor, over: Record<string, unknown> = {}): Promis
 
 /** Token refusals recorded in `clinicId` (null: the server-level events, from `since` on). */
 async function refusalsIn(clinicId: string | null, since: Date): Promise<string[]> {
-  const q = (await admin())('audit_event').where('last_updated', '>=', since.toISOString()).whereRaw("resource->>'outcomeDesc' like 'token refused%'");
-  const rows = await (clinicId === null ? q.whereNull('clinic_id') : q.where({ clinic_id: clinicId })).select('resource');
-  return rows.map((r: { resource: { outcomeDesc: string } }) => r.resource.outcomeDesc);
+  const q = (await admin())('audit_event').where('last_updated', '>=', since.toISOString()).whereLike('outcome_desc', 'token refused%');
+  const rows = await (clinicId === null ? q.whereNull('clinic_id') : q.where({ clinic_id: clinicId })).select('outcome_desc');
+  return rows.map((r: { outcome_desc: string }) => r.outcome_desc);
 }
 
 async function status(token: string): Promise<{ status: number; text: string }> {
