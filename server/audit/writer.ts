@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { sqlLiteral } from '../../db/literal';
+import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
 import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
 
@@ -34,7 +35,7 @@ export function auditInsertSql(facts: AuditFacts): string {
  * commit together (no audit row, no data).
  */
 export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Promise<string> {
-  const r = auditRecord(facts);
+  const r = auditRecord(withRequestFacts(facts));
   await trx.raw(auditRecordInsertSql(r));
   return r.id;
 }
@@ -45,5 +46,20 @@ export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Prom
  * named; events with no trustworthy clinic are kept with clinic_id NULL for operators.
  */
 export async function recordAudit(db: Knex, facts: AuditFacts): Promise<void> {
-  await withClinic(db, { clinicId: facts.clinicId ?? '', userId: facts.userId ?? '' }, ({ trx }) => writeAudit(trx, facts));
+  await recordAudits(db, [facts]);
+}
+
+/** Several events of one caller in one transaction of their own (a refusal and those recorded before it). */
+export async function recordAudits(db: Knex, events: readonly AuditFacts[]): Promise<void> {
+  if (!events.length) return;
+  const [first] = events;
+  await withClinic(db, { clinicId: first.clinicId ?? '', userId: first.userId ?? '' }, async ({ trx }) => {
+    await trx.raw(events.map((f) => auditInsertSql(withRequestFacts(f))).join('; '));
+  });
+}
+
+/** The request's own facts (request id, source address, purpose of use) under an event's. */
+export function withRequestFacts(f: AuditFacts): AuditFacts {
+  const info = currentRequest();
+  return info ? { requestId: info.requestId, sourceIp: info.sourceIp, purposeOfUse: info.purposeOfUse, ...f } : f;
 }

@@ -23,12 +23,16 @@ export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex, 
     const known = raw ? cache.get(raw) : undefined;
     if (known) {
       req.access = known;
+      const info = currentRequest();
+      if (info) info.access = known;
       return next();
     }
     pp.authenticate('jwt', { session: false }, (err: unknown, user: AccessContext | false, info: unknown) => {
       if (!err && user) {
         if (raw) cache.set(raw, user, decodeJwt(raw).exp);
         req.access = raw ? cache.get(raw) ?? user : user;
+        const info = currentRequest();
+        if (info) info.access = req.access;
         return next();
       }
       const failure = knownUserOf(cfg, req, err ?? info);

@@ -2,15 +2,13 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Knex } from 'knex';
 import type { AuditFacts } from '../audit/record';
-import { recordAudit, writeAudit } from '../audit/writer';
-import { authorize, type FhirInteraction } from '../auth/authorize';
+import type { FhirInteraction } from '../auth/authorize';
 import type { Config } from '../config';
 import { callerFacts, compartmentFor } from '../fhir/interaction';
-import { badRequest, forbidden, gone, notFound, OperationOutcomeError, serviceUnavailable, tooLarge, unprocessable } from '../http/errors';
-import { translateDbError } from '../http/db-errors';
+import { badRequest, forbidden, gone, notFound, serviceUnavailable, tooLarge, unprocessable } from '../http/errors';
 import { currentRequest } from '../http/request-context';
+import { audited, auditedOutside, type AuditedTx } from '../pipeline/audited';
 import type { AccessContext } from '../tenancy/access-context';
-import { withClinic } from '../tenancy/with-clinic';
 import { binariesById, deletedDocuments, insertBinary } from './binary-table';
 import { assertKeyInClinic, documentKey, isUuid } from './keys';
 import type { DocumentService } from './service';
@@ -58,54 +56,26 @@ async function patientExists(trx: Knex.Transaction, id: string): Promise<boolean
   return !!(await trx('patient').where({ id, deleted: false }).first('id'));
 }
 
-interface Audited<T> { value: T; audits: AuditFacts[] }
-
 /**
- * One RLS transaction of the caller with the Binary permission checked first; the AuditEvents the
- * work owes commit with it, and a refusal is audited after the rollback.
+ * One audited RLS transaction of the caller with the Binary permission checked first; the
+ * AuditEvents the work owes commit with it, and a refusal is recorded by the pipeline.
  */
 async function asCaller<T>(
   deps: BinaryRouteDeps, access: AccessContext, interaction: FhirInteraction, facts: AuditFacts,
-  work: (trx: Knex.Transaction, roleName: string, compartment: string | undefined) => Promise<Audited<T>>,
+  work: (tx: AuditedTx, compartment: string | undefined) => Promise<T>,
 ): Promise<T> {
-  const compartment = compartmentFor(access, [{ type: 'Binary', interaction }]);
-  let roleName: string | undefined;
-  try {
-    return await withClinic(deps.db, { ...access, compartmentPatientId: compartment }, async ({ trx, membership }) => {
-      if (!membership) throw forbidden('The user has no active membership at this clinic');
-      roleName = membership.role;
-      const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, 'Binary', interaction);
-      if (!decision.allowed) throw forbidden(`Access denied: ${decision.reason ?? 'not permitted'}`);
-      if (decision.constraints) throw forbidden('Access denied: granular scopes are honoured on search only');
-      const done = await work(trx, membership.role, decision.compartmentPatientId);
-      for (const a of done.audits) await writeAudit(trx, { ...a, roleName: membership.role });
-      return done.value;
-    });
-  } catch (err) {
-    const mapped = translateDbError(err);
-    await recordAudit(deps.db, {
-      ...facts, roleName, outcome: mapped && mapped.status < 500 ? '4' : '8', outcomeDesc: mapped?.message ?? 'internal error',
-    }).catch(() => undefined);
-    throw mapped ?? err;
-  }
-}
-
-/** Runs a step outside any transaction; its refusal is audited like any other. */
-async function auditingRefusal<T>(deps: BinaryRouteDeps, facts: AuditFacts, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (err) {
-    if (err instanceof OperationOutcomeError) {
-      await recordAudit(deps.db, { ...facts, outcome: err.status < 500 ? '4' : '8', outcomeDesc: err.message }).catch(() => undefined);
-    }
-    throw err;
-  }
+  const compartmentPatientId = compartmentFor(access, [{ type: 'Binary', interaction }]);
+  return audited(deps.db, access, facts, { compartmentPatientId }, async (tx) => {
+    const decision = tx.require('Binary', interaction);
+    if (decision.constraints) throw forbidden('Access denied: granular scopes are honoured on search only');
+    return work(tx, decision.compartmentPatientId);
+  });
 }
 
 async function upload(deps: BinaryRouteDeps, req: Request, res: Response): Promise<void> {
   const access = req.access as AccessContext;
   const facts: AuditFacts = { ...callerFacts(access, 'create', 'C'), resourceType: 'Binary' };
-  const { patientId, contentType, length, documents } = await auditingRefusal(deps, facts, async () => {
+  const { patientId, contentType, length, documents } = await auditedOutside(deps.db, facts, async () => {
     const checked = {
       patientId: securityContextPatient(req.headers['x-security-context']),
       contentType: allowedContentType(req.headers['content-type']),
@@ -122,26 +92,26 @@ async function upload(deps: BinaryRouteDeps, req: Request, res: Response): Promi
     if (compartment && compartment !== patientId) throw forbidden('Access denied: a patient-scoped token may store documents of its own patient only');
   };
   // 1. May this caller store a document for this patient? (no transaction is held while the body arrives)
-  await asCaller(deps, access, 'create', facts, async (trx, _role, compartment) => {
+  await asCaller(deps, access, 'create', facts, async (tx, compartment) => {
     owner(compartment);
-    if (!(await patientExists(trx, patientId))) throw unprocessable(`X-Security-Context: Patient/${patientId} is not known in this clinic`);
-    return { value: undefined, audits: [] };
+    if (!(await patientExists(tx.trx, patientId))) throw unprocessable(`X-Security-Context: Patient/${patientId} is not known in this clinic`);
   });
   // 2. The body, checked as it streams; only a fully accepted body is sent to the store.
   const key = documentKey({ clinicId, patientId, documentId: id, attachmentId: id });
   assertKeyInClinic(key, clinicId);
-  const stored = await auditingRefusal(deps, facts, () => documents.put(key, req, contentType, length));
+  const stored = await auditedOutside(deps.db, facts, () => documents.put(key, req, contentType, length));
   // 3. The row and its AuditEvent; if they do not commit, the object goes too.
   let created: string;
   try {
-    created = await asCaller(deps, access, 'create', facts, async (trx, _role, compartment) => {
+    created = await asCaller(deps, access, 'create', facts, async (tx, compartment) => {
       owner(compartment);
-      if (!(await patientExists(trx, patientId))) throw unprocessable(`X-Security-Context: Patient/${patientId} is not known in this clinic`);
-      const row = await insertBinary(trx, {
+      if (!(await patientExists(tx.trx, patientId))) throw unprocessable(`X-Security-Context: Patient/${patientId} is not known in this clinic`);
+      const row = await insertBinary(tx.trx, {
         id, patientId, documentId: null, key, contentType,
         size: stored.size, sha1: stored.sha1Base64, ownerId: access.userId,
       });
-      return { value: row.createdAt, audits: [{ ...facts, resourceId: id, versionId: '1', patientIds: [patientId] }] };
+      tx.audit({ ...facts, resourceId: id, versionId: '1', patientIds: [patientId] });
+      return row.createdAt;
     });
   } catch (err) {
     await documents.remove(key).catch(() => currentRequest()?.log.warn('removing an upload whose row failed did not work; the sweeper will'));
@@ -162,18 +132,16 @@ async function download(deps: BinaryRouteDeps, req: Request, res: Response): Pro
   const raw = String(req.params.id ?? '');
   const id = raw.toLowerCase();
   const facts: AuditFacts = { ...callerFacts(access, 'read', 'R'), resourceType: 'Binary', resourceId: isUuid(id) ? id : undefined };
-  const url = await asCaller(deps, access, 'read', facts, async (trx) => {
-    const row = isUuid(id) ? (await binariesById(trx, [id])).get(id) : undefined;
+  const url = await asCaller(deps, access, 'read', facts, async (tx) => {
+    const row = isUuid(id) ? (await binariesById(tx.trx, [id])).get(id) : undefined;
     if (!row) throw notFound(`Binary/${raw.slice(0, 64)} is not known`);
-    if (row.documentId && (await deletedDocuments(trx, [row.documentId])).has(row.documentId)) {
+    if (row.documentId && (await deletedDocuments(tx.trx, [row.documentId])).has(row.documentId)) {
       throw gone(`Binary/${id} belongs to a deleted DocumentReference`);
     }
     if (!deps.documents || !(await deps.documents.available())) throw serviceUnavailable('Document storage is unavailable: retry later');
     const link = await deps.documents.signFor(row.key, access.clinicId);
-    return {
-      value: link.url,
-      audits: [{ ...facts, patientIds: [row.patientId], related: row.documentId ? [`DocumentReference/${row.documentId}`] : [] }],
-    };
+    tx.audit({ ...facts, patientIds: [row.patientId], related: row.documentId ? [`DocumentReference/${row.documentId}`] : [] });
+    return link.url;
   });
   res.setHeader('Cache-Control', 'no-store');
   res.redirect(302, url);

@@ -1,7 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/writer';
-import { TokenRevokedError } from '../tenancy/with-clinic';
 import { logger } from './logger';
 import { currentRequest } from './request-context';
 import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType } from './errors';
@@ -28,15 +27,6 @@ function fromBodyParser(err: { type?: string; status?: number; errno?: unknown }
 /** The one place an error becomes a response: always an OperationOutcome, never a stack trace. */
 export function errorHandler(db: Knex) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    if (err instanceof TokenRevokedError && req.access) {
-      // Revocation is checked in the request's first statement (withClinic): audit it as the token check would.
-      const a = req.access;
-      void recordAudit(db, {
-        interaction: 'login', action: 'E', outcome: '4', outcomeDesc: 'token refused: token revoked',
-        clinicId: a.clinicId, userId: a.userId, clientId: a.clientId, sourceIp: currentRequest()?.sourceIp,
-      }).catch((e2) => currentRequest()?.log.error({ err: e2 }, 'audit of a refused token failed')).then(() => send(res, err));
-      return;
-    }
     const e = err instanceof OperationOutcomeError ? err : fromBodyParser(err as { type?: string });
     if (!e) {
       (currentRequest()?.log ?? logger).error({ err }, 'unhandled error');

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AccessContext } from '../tenancy/access-context';
 import type { Logger } from './logger';
 
 /** Per-request facts that deep code (audit, logging) needs without threading parameters. */
@@ -9,6 +10,10 @@ export interface RequestInfo {
   sourceIp?: string;
   userAgent?: string;
   log: Logger;
+  /** The verified caller, once the token is checked. */
+  access?: AccessContext;
+  /** Why the caller acts (v3 ActReason, e.g. BTG for emergency access), recorded in every AuditEvent of the request. */
+  purposeOfUse?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestInfo>();
