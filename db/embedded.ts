@@ -72,7 +72,8 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; p
     password,
     authMethod: 'scram-sha-256',
     persistent: opts.persistent ?? true,
-    createPostgresUser: true,
+    // Only root needs (and may create) the `postgres` system user; another user runs PostgreSQL as itself.
+    createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'shared_buffers=256MB', '-c', 'synchronous_commit=on'],
     onLog: () => undefined,
     onError: log,
