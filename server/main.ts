@@ -13,14 +13,17 @@ function configOrExit(): Config {
   }
 }
 
+// Compiled (dist/server/main.js) there is no tsx: the compiled admin CLI beside it is the one to run.
+const ADMIN = __filename.endsWith('.js') ? 'node dist/scripts/admin.js' : 'npm run --silent admin --';
+
 function printWelcome(cfg: Config, ms: number): void {
   process.stdout.write(`
 FHIR R4 server ready at ${cfg.fhirBaseUrl} (started in ${ms} ms; data in ${cfg.dataDir})
 
 Get a token (works while the server runs):
-  CLINIC=$(npm run --silent admin -- clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  USER=$(npm run --silent admin -- user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  TOKEN=$(npm run --silent admin -- token --clinic $CLINIC --user $USER --scope "user/*.cruds")
+  CLINIC=$(${ADMIN} clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  USER=$(${ADMIN} user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  TOKEN=$(${ADMIN} token --clinic $CLINIC --user $USER --scope "user/*.cruds")
   curl -H "Authorization: Bearer $TOKEN" ${cfg.fhirBaseUrl}/Patient
 
 `);

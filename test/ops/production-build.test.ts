@@ -80,6 +80,7 @@ describe('production image steps, without Docker', function () {
   let baseUrl: string;
   let pgPort: number;
   const logs: LogLine[] = [];
+  let stdout = '';
   let exited: Promise<number | null>;
 
   before(async () => {
@@ -114,13 +115,15 @@ describe('production image steps, without Docker', function () {
       let buffered = '';
       server!.stdout!.on('data', (b: Buffer) => {
         buffered += b.toString();
+        stdout += b.toString();
         const lines = buffered.split('\n');
         buffered = lines.pop() ?? '';
         for (const line of lines.filter((l) => l.startsWith('{'))) {
           const entry = JSON.parse(line) as LogLine;
           logs.push(entry);
-          if (entry.msg === 'FHIR server ready') resolve();
         }
+        // Ready: the primary's log line, then the welcome text that ends with the curl example.
+        if (logs.some((l) => l.msg === 'FHIR server ready') && stdout.includes('/fhir/Patient\n')) resolve();
       });
       void exited.then((code) => reject(new Error(`the compiled server exited with ${code} before it was ready:\n${stderr.slice(-2000)}`)));
     });
@@ -152,6 +155,7 @@ describe('production image steps, without Docker', function () {
     expect(workers.map((w) => w.worker).sort()).to.deep.equal([1, 2]);
     expect(new Set(workers.map((w) => w.pid)).size).to.equal(2);
     expect(workers.map((w) => w.pid)).to.not.include(server!.pid);
+    expect(stdout, 'the welcome text names the compiled admin CLI').to.include('$(node dist/scripts/admin.js clinic create');
   });
 
   it('the compiled admin CLI and the workers share the primary\'s database and document store', async () => {
