@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { persistentSecret } from '../server/secrets';
+import { persistentSecret } from './secrets';
 
 export interface EmbeddedPostgresHandle {
   /** Connection string of the cluster's superuser: used only to migrate and provision. */

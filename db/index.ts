@@ -2,12 +2,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import type { Config } from '../server/config';
-import { persistentSecret } from '../server/secrets';
+import { persistentSecret } from './secrets';
 import { portBusy, startEmbeddedPostgres } from './embedded';
 import { TunedPgClient } from './knex-client';
 import { migrationSource } from './migrations';
 import { APP_ROLE, AUTH_ROLE, OWNER_ROLE } from './roles';
+
+/** What the database layer needs from the server's configuration (server/config.ts `Config` satisfies it). */
+export interface DatabaseSettings {
+  dataDir: string;
+  /** Unset: the embedded cluster under `dataDir`. */
+  databaseUrl?: string;
+  embeddedPgPort: number;
+  dbRuntimeUser: string;
+  /** Unset: generated into `dataDir`. */
+  dbRuntimePassword?: string;
+  dbPoolMax: number;
+  /** 'silent' keeps the embedded cluster's output off the console. */
+  logLevel: string;
+}
 
 export interface Database {
   /** Pool of the runtime login: every request goes through it, inside `withClinic`. */
@@ -22,7 +35,7 @@ function makeKnex(url: string, poolMax: number, tuned = false): Knex {
 }
 
 /** Where the migration account connects: DATABASE_URL, or the embedded cluster under DATA_DIR. */
-export async function adminConnection(cfg: Config): Promise<{ url: string; stop(): Promise<void> }> {
+export async function adminConnection(cfg: DatabaseSettings): Promise<{ url: string; stop(): Promise<void> }> {
   if (cfg.databaseUrl) return { url: cfg.databaseUrl, stop: async () => undefined };
   if (await portBusy(cfg.embeddedPgPort) && fs.existsSync(path.join(cfg.dataDir, 'pg', 'postmaster.pid'))) {
     // The server (or another CLI run) already runs this DATA_DIR's cluster: share it.
@@ -136,13 +149,16 @@ export function runtimeUrl(adminUrl: string, user: string, password: string): st
   return u.toString();
 }
 
-/** Migrate, provision the runtime login, and open the runtime pool (checked before use). */
-export async function openDatabase(cfg: Config): Promise<Database> {
+/**
+ * Migrate, provision the runtime login, and open the runtime pool (checked before use). With
+ * `prepare: false` (a cluster worker, whose primary did both) it only connects.
+ */
+export async function openDatabase(cfg: DatabaseSettings, { prepare = true } = {}): Promise<Database> {
   const admin = await adminConnection(cfg);
   try {
-    await migrate(admin.url);
+    if (prepare) await migrate(admin.url);
     const password = cfg.dbRuntimePassword ?? persistentSecret(cfg.dataDir, 'db-runtime-password');
-    await provisionRuntimeLogin(admin.url, cfg.dbRuntimeUser, password);
+    if (prepare) await provisionRuntimeLogin(admin.url, cfg.dbRuntimeUser, password);
     const runtime = makeKnex(runtimeUrl(cfg.databaseUrl ? admin.url : await localSocketUrl(admin.url), cfg.dbRuntimeUser, password), cfg.dbPoolMax, true);
     await assertSafeRuntimeLogin(runtime);
     return {

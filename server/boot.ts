@@ -27,13 +27,21 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** How this process shares a deployment (server/cluster.ts); the defaults are one process doing all. */
+export interface StartOptions {
+  /** The database is migrated and the runtime login provisioned already (by a cluster's primary). */
+  prepared?: boolean;
+  /** Runs the once-per-deployment timers: OAuth pruning, audit partitions, the document sweeper. */
+  background?: boolean;
+}
+
 /** config -> database (migrate, provision, check) -> document store -> keys -> validators -> listen. */
-export async function startServer(cfg: Config): Promise<RunningServer> {
+export async function startServer(cfg: Config, { prepared = false, background = true }: StartOptions = {}): Promise<RunningServer> {
   logger.level = cfg.logLevel;
-  const db = await openDatabase(cfg);
+  const db = await openDatabase(cfg, { prepare: !prepared });
   let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
   try {
-    docs = await openDocuments(cfg, db.runtime);
+    docs = await openDocuments(cfg, db.runtime, { sweeper: background });
     const documents = docs.service;
     const keyRing = await loadKeyRing(db.runtime, cfg.dataDir);
     const oauthSecrets = await loadOAuthSecrets(db.runtime);
@@ -43,9 +51,11 @@ export async function startServer(cfg: Config): Promise<RunningServer> {
     // Another node may rotate keys; expired OAuth artifacts are pruned; audit partitions are made ahead.
     const timers = [
       setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
-      setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
-      // The coming months' audit partitions (rows would still land in the default partition without them).
-      setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
+      ...(background ? [
+        setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
+        // The coming months' audit partitions (rows would still land in the default partition without them).
+        setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
+      ] : []),
     ];
     for (const t of timers) t.unref();
     const server = http.createServer(app);

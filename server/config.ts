@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -16,6 +17,8 @@ export interface Config {
   dbRuntimeUser: string;
   dbRuntimePassword?: string;
   dbPoolMax: number;
+  /** Server processes (node:cluster); more than one: a primary prepares once and forks them. */
+  workers: number;
   logLevel: string;
   maxBodyBytes: number;
   tokenIssuer: string;
@@ -141,7 +144,12 @@ function documentSettings(env: Env): DocumentSettings {
   };
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** One process per core in production; one elsewhere (development and tests). */
+function defaultWorkers(env: Env): number {
+  return env.NODE_ENV === 'production' ? os.availableParallelism() : 1;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
@@ -179,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbRuntimeUser: runtimeUser,
     dbRuntimePassword: env.DB_RUNTIME_PASSWORD || undefined,
     dbPoolMax: int(env, 'DB_POOL_MAX', 16, 1, 500),
+    workers: int(env, 'WORKERS', defaultWorkers(env), 1, 256),
     logLevel,
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,

@@ -1,34 +1,51 @@
-import { ConfigError, loadConfig } from './config';
+import cluster from 'node:cluster';
+import { ConfigError, loadConfig, type Config } from './config';
 import { logger } from './http/logger';
 import { startServer } from './boot';
+import { startPrimary, startWorker } from './cluster';
 
-/** Process entry: start, print how to get a token, and shut down cleanly on SIGINT/SIGTERM. */
-async function main(): Promise<void> {
-  const started = Date.now();
-  let cfg;
+function configOrExit(): Config {
   try {
-    cfg = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) { process.stderr.write(`configuration error: ${err.message}\n`); process.exit(2); }
     throw err;
   }
-  const running = await startServer(cfg);
-  logger.info({ url: `${cfg.fhirBaseUrl}`, ms: Date.now() - started, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded', documents: cfg.documents.endpoint ? 'S3_ENDPOINT' : 'embedded' }, 'FHIR server ready');
+}
+
+// Compiled (dist/server/main.js) there is no tsx: the compiled admin CLI beside it is the one to run.
+const ADMIN = __filename.endsWith('.js') ? 'node dist/scripts/admin.js' : 'npm run --silent admin --';
+
+function printWelcome(cfg: Config, ms: number): void {
   process.stdout.write(`
-FHIR R4 server ready at ${cfg.fhirBaseUrl} (started in ${Date.now() - started} ms; data in ${cfg.dataDir})
+FHIR R4 server ready at ${cfg.fhirBaseUrl} (started in ${ms} ms; data in ${cfg.dataDir})
 
 Get a token (works while the server runs):
-  CLINIC=$(npm run --silent admin -- clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  USER=$(npm run --silent admin -- user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  TOKEN=$(npm run --silent admin -- token --clinic $CLINIC --user $USER --scope "user/*.cruds")
+  CLINIC=$(${ADMIN} clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  USER=$(${ADMIN} user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  TOKEN=$(${ADMIN} token --clinic $CLINIC --user $USER --scope "user/*.cruds")
   curl -H "Authorization: Bearer $TOKEN" ${cfg.fhirBaseUrl}/Patient
 
 `);
+}
+
+/**
+ * Process entry: one process (WORKERS=1), or a cluster primary and its workers (server/cluster.ts).
+ * Starts, prints how to get a token, and shuts down cleanly on SIGINT/SIGTERM.
+ */
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cfg = configOrExit();
+  const running = cluster.isWorker ? await startWorker(cfg) : cfg.workers > 1 ? await startPrimary(cfg) : await startServer(cfg);
+  if (cluster.isPrimary) {
+    logger.info({ url: `${cfg.fhirBaseUrl}`, ms: Date.now() - started, workers: cfg.workers, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded', documents: cfg.documents.endpoint ? 'S3_ENDPOINT' : 'embedded' }, 'FHIR server ready');
+    printWelcome(cfg, Date.now() - started);
+  }
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, pid: process.pid }, 'shutting down');
     await running.close().catch((err) => logger.error({ err }, 'shutdown failed'));
     process.exit(0);
   };

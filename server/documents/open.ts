@@ -39,7 +39,8 @@ export function originOf(at: S3Endpoint): string {
   return `${at.useSSL ? 'https' : 'http'}://${at.host}:${at.port}`;
 }
 
-export async function openDocuments(cfg: Config, db: Knex): Promise<OpenDocuments> {
+/** `sweeper: false` leaves the orphan sweeper to another process of the same deployment. */
+export async function openDocuments(cfg: Config, db: Knex, { sweeper = true } = {}): Promise<OpenDocuments> {
   const d = cfg.documents;
   let embedded: RunningEmbeddedS3 | undefined;
   let endpoint = d.endpoint;
@@ -63,9 +64,12 @@ export async function openDocuments(cfg: Config, db: Knex): Promise<OpenDocument
   if (!(await service.ensureReady(true))) {
     log.warn('document storage is down at start: serving FHIR without documents until it answers');
   }
-  void sweep().catch((err) => log.error({ err }, 'document sweep failed'));
-  const timer = setInterval(() => { sweep().catch((err) => log.error({ err }, 'document sweep failed')); }, SWEEP_EVERY_MS);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
+  if (sweeper) {
+    void sweep().catch((err) => log.error({ err }, 'document sweep failed'));
+    timer = setInterval(() => { sweep().catch((err) => log.error({ err }, 'document sweep failed')); }, SWEEP_EVERY_MS);
+    timer.unref();
+  }
   return {
     service,
     embedded,

@@ -6,25 +6,11 @@ import { Repository, type StoredVersion } from '../repository';
 import { RESOURCE_DEFINITIONS, definitionOf } from '../resources';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { referenceClause } from './compile';
+import { type IncludeSpec, servedTargets } from './include-spec';
 import { referencesOf, valuesAt } from './values';
-
-/** One `_include` / `_revinclude`: follow `param` of `source` (forward from matches, or back to them). */
-export interface IncludeSpec {
-  rev: boolean;
-  source: ResourceDefinition;
-  param: SearchParamDef;
-  /** The types fetched: for _include the targets, for _revinclude the source type. */
-  types: string[];
-}
 
 /** At most this many included resources per page, so one search cannot fan out without bound. */
 export const MAX_INCLUDED = 1000;
-
-/** The served types a reference parameter can point at (any served type when it names none). */
-export function servedTargets(p: SearchParamDef): string[] {
-  const served = RESOURCE_DEFINITIONS.map((d) => d.type);
-  return p.targets ? p.targets.filter((t) => served.includes(t)) : served;
-}
 
 const referenceParams = (def: ResourceDefinition) => def.search.filter((p) => p.type === 'reference' && servedTargets(p).length > 0);
 
@@ -38,19 +24,6 @@ export function searchRevIncludes(def: ResourceDefinition): string[] {
   return RESOURCE_DEFINITIONS.flatMap((src) => referenceParams(src)
     .filter((p) => servedTargets(p).includes(def.type))
     .map((p) => `${src.type}:${p.name}`));
-}
-
-/** A `Source:param[:Target]` value as a spec, or null when this server does not support it. */
-export function parseIncludeSpec(def: ResourceDefinition, rev: boolean, raw: string): IncludeSpec | null {
-  const [sourceType, name, target, ...rest] = raw.split(':');
-  if (rest.length || !name) return null;
-  const source = rev ? definitionOf(sourceType) : sourceType === def.type ? def : undefined;
-  const param = source?.search.find((p) => p.name === name && p.type === 'reference');
-  if (!source || !param) return null;
-  const targets = servedTargets(param);
-  if (rev) return targets.includes(def.type) && (!target || target === def.type) ? { rev, source, param, types: [source.type] } : null;
-  if (target && !targets.includes(target)) return null;
-  return targets.length ? { rev, source, param, types: target ? [target] : targets } : null;
 }
 
 export interface Included {

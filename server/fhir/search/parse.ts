@@ -1,6 +1,6 @@
 import { badRequest } from '../../http/errors';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
-import { type IncludeSpec, parseIncludeSpec } from './include';
+import { type IncludeSpec, parseIncludeSpec } from './include-spec';
 import { partialDateRange } from './values';
 
 export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
