@@ -43,20 +43,34 @@ export async function up(knex: Knex): Promise<void> {
     create unique index membership_practitioner on membership (clinic_id, practitioner_id) where practitioner_id is not null;
 
     -- Whether p_user, as a member of p_clinic, would see Practitioner p_practitioner: the admin CLI
-    -- checks a link with it without any policy opening practitioner rows to the admin role. The SET
-    -- clause confines the set_config calls to this function.
+    -- checks a link with it without any policy opening practitioner rows to the admin role. The
+    -- caller's request context is put back before returning.
     create function practitioner_linkable(p_clinic uuid, p_user uuid, p_practitioner uuid) returns boolean
       language plpgsql security definer set search_path = public, pg_temp
       as $f$
+      declare
+        was_clinic text := coalesce(current_setting('app.clinic_id', true), '');
+        was_user text := coalesce(current_setting('app.user_id', true), '');
+        was_patient text := coalesce(current_setting('app.patient_id', true), '');
+        found boolean;
       begin
         perform set_config('app.clinic_id', p_clinic::text, true), set_config('app.user_id', p_user::text, true),
                 set_config('app.patient_id', '', true);
-        return exists (select 1 from practitioner where id = p_practitioner and not deleted);
+        found := exists (select 1 from practitioner where id = p_practitioner and not deleted);
+        perform set_config('app.clinic_id', was_clinic, true), set_config('app.user_id', was_user, true),
+                set_config('app.patient_id', was_patient, true);
+        return found;
       end $f$;
     revoke all on function practitioner_linkable(uuid, uuid, uuid) from public;
     grant execute on function practitioner_linkable(uuid, uuid, uuid) to ${ADMIN_ROLE};
   `);
   await knex.raw(`set local role ${ADMIN_ROLE}`);
+  await grantDirectoryKeys(knex);
+  await knex.raw('reset role');
+}
+
+/** Adds the directory keys to every clinic's default roles, keeping whatever else each role holds. Run as the admin role. */
+export async function grantDirectoryKeys(knex: Knex): Promise<void> {
   for (const [role, keys] of Object.entries(DIRECTORY_KEYS)) {
     await knex.raw(`
       update role set updated_at = now(),
@@ -64,7 +78,6 @@ export async function up(knex: Knex): Promise<void> {
           || jsonb_build_object('practitioners', coalesce(permissions#>'{directory,practitioners}', '{}'::jsonb) || ?::jsonb))
        where name = ?`, [JSON.stringify(keys), role]);
   }
-  await knex.raw('reset role');
 }
 
 export async function down(): Promise<void> {

@@ -76,8 +76,8 @@ export class Repository {
 
   private columns(table = this.def.table): string[] {
     if (this.def.rowStore) return this.def.rowStore.columns.map((c) => c.replace(/\{t\}/g, table));
-    const patient = this.def.compartment === 'self' ? 'id as patient_id' : hasPatientColumn(this.def) ? 'patient_id' : 'null::uuid as patient_id';
-    return ['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource', patient].map((c) => `${table}.${c}`);
+    const patient = this.def.compartment === 'self' ? `${table}.id as patient_id` : hasPatientColumn(this.def) ? `${table}.patient_id` : 'null::uuid as patient_id';
+    return [...['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource'].map((c) => `${table}.${c}`), patient];
   }
 
   async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
