@@ -104,6 +104,15 @@ describe('Practitioner: the staff directory', () => {
     expect((await a.get(`/fhir/Practitioner/${quill}`).set(app.auth)).status).to.equal(404);
     expect((await a.get(`/fhir/Practitioner/${marsh}`).set(app.auth)).status).to.equal(200);
 
+    // Staff-wide on Patient, patient/ on Practitioner: the included practitioners are confined in SQL
+    // (the transaction is not confined to the patient), to the context patient's general practitioner.
+    const other = await created(clinicAdmin.auth, 'Patient', patientBody('Hale', { generalPractitioner: [{ reference: `Practitioner/${quill}` }] }));
+    const mixed = await actor('doctor', 'user/Patient.rs patient/Practitioner.rs', clinicAdmin.clinic, patient);
+    const both = await a.get(`/fhir/Patient?_id=${patient},${other}&_include=Patient:general-practitioner`).set(mixed.auth);
+    expect(both.status).to.equal(200);
+    const got = (both.body.entry as Array<{ resource: { resourceType: string; id: string } }>).map((e) => `${e.resource.resourceType}/${e.resource.id}`).sort();
+    expect(got).to.deep.equal([`Patient/${other}`, `Patient/${patient}`, `Practitioner/${marsh}`].sort());
+
     const writer = await actor('clinic-admin', 'patient/Practitioner.cruds', clinicAdmin.clinic, patient);
     const sneaky = await post(writer.auth, 'Practitioner', practitioner('Sneaky', 'Sam'));
     const renamed = await put(writer.auth, 'Practitioner', marsh, { ...practitioner('Marsh', 'Renamed'), id: marsh });
