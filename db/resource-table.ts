@@ -36,6 +36,9 @@ function searchColumnSql(table: string, col: SearchColumn): { columns: string[];
 }
 
 /**
+ * FROZEN: the recipe as migrations 002-006 ran it (020, 024 and 025 then changed what it built);
+ * a new type uses createResourceType in db/resource-recipe.ts.
+ *
  * The standard pair of tables for a FHIR resource type: `<table>` (current versions) and
  * `<table>_history` (every version), both isolated by clinic and, for patient/ tokens, confined
  * to the patient compartment by a RESTRICTIVE policy. Run as the owner role.

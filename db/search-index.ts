@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { compartmentPatientOf, compartmentPolicy, type TableCompartment } from './compartment';
 import { searchColumnName, type SearchColumn } from './resource-table';
 import { APP_ROLE } from './roles';
 
@@ -39,9 +40,10 @@ export function ginIndexesOf(table: string, search: readonly SearchColumn[]): st
 }
 
 /** Creates `<table>_search`, its policies and the trigger that maintains it. Run as the owner role. */
-export async function createSearchIndex(knex: Knex, table: string, opts: { compartment: 'self' | 'patient_id'; search: SearchColumn[] }): Promise<void> {
+export async function createSearchIndex(knex: Knex, table: string, opts: { compartment: TableCompartment; search: SearchColumn[] }): Promise<void> {
   const st = searchTable(table);
-  const patient = opts.compartment === 'self' ? 'new.id' : 'new.patient_id';
+  const patient = compartmentPatientOf(opts.compartment, 'new');
+  const policy = compartmentPolicy(opts.compartment, st, 'patient_id');
   await knex.raw(`
     create table ${st} (
       clinic_id uuid not null,
@@ -57,8 +59,8 @@ export async function createSearchIndex(knex: Knex, table: string, opts: { compa
     create policy isolate_clinic on ${st}
       using (clinic_id = (select app_clinic_id())) with check (clinic_id = (select app_clinic_id()));
     create policy patient_compartment on ${st} as restrictive
-      using (app_patient_id() is null or patient_id = app_patient_id())
-      with check (app_patient_id() is null or patient_id = app_patient_id());
+      using (${policy.using})
+      with check (${policy.check});
     grant select, insert, delete on ${st} to ${APP_ROLE};
 
     create function ${st}_sync() returns trigger language plpgsql as $f$
@@ -80,13 +82,13 @@ export async function createSearchIndex(knex: Knex, table: string, opts: { compa
  * Indexes the rows written before the search index existed. The owner is subject to FORCE RLS, so
  * policies open to it alone exist for the duration of the migration's transaction.
  */
-export async function backfillSearchIndex(knex: Knex, table: string, ownerRole: string, opts: { compartment: 'self' | 'patient_id'; search: SearchColumn[] }): Promise<void> {
+export async function backfillSearchIndex(knex: Knex, table: string, ownerRole: string, opts: { compartment: TableCompartment; search: SearchColumn[] }): Promise<void> {
   const st = searchTable(table);
   await knex.raw(`
     create policy search_backfill on ${table} for select to ${ownerRole} using (true);
     create policy search_backfill on ${st} for insert to ${ownerRole} with check (true);
     insert into ${st} (clinic_id, id, patient_id, param, value)
-    select t.clinic_id, t.id, t.${opts.compartment === 'self' ? 'id' : 'patient_id'}, v.param, v.value
+    select t.clinic_id, t.id, ${compartmentPatientOf(opts.compartment, 't')}, v.param, v.value
       from ${table} t cross join lateral (
         ${valuesOf(opts.search, 't')}
       ) v(param, value)

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import knexFactory from 'knex';
 import { adminConnection, migrate } from '../db';
 import {
-  AdminError, createClinic, createUser, isActiveMember, listClinics, listRoles, listUsers,
-  setRolePermissions, setUserDisabled, setUserRole,
+  AdminError, createClinic, createUser, isActiveMember, listClinics, listRoles, listUsers, practitionerOf,
+  setRolePermissions, setUserDisabled, setUserPractitioner, setUserRole,
 } from '../server/admin/tenancy';
 import {
   adminSigningKey, createLaunch, createOAuthClient, enrollMfa, listOAuthClients, readJwksFile, setClientDisabled,
@@ -21,7 +21,9 @@ import { rotateSigningKey } from '../server/oauth/signing-keys';
 const USAGE = `usage: npm run --silent admin -- <command> [options]
   clinic create --name NAME
   clinic list
-  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P]
+  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P] [--practitioner ID]
+                (--practitioner: the clinic's Practitioner this user is; tokens name it as fhirUser)
+  user set-practitioner --clinic ID --user ID --practitioner ID
   user list --clinic ID
   user set-role --clinic ID --user ID --role ROLE
   user disable --user ID [--clinic ID]      (without --clinic: every clinic)
@@ -38,7 +40,8 @@ const USAGE = `usage: npm run --silent admin -- <command> [options]
   key rotate [--propagate SECONDS]          (new signing key; old one stays published until its tokens expire)
   role list --clinic ID
   role set-permissions --clinic ID --role ROLE (--json '{...}' | --file tree.json)
-  token --clinic ID --user ID --scope "user/*.cruds" [--patient ID] [--fhir-user Practitioner/x] [--ttl SECONDS]`;
+  token --clinic ID --user ID --scope "user/*.cruds" [--patient ID] [--fhir-user Practitioner/x] [--ttl SECONDS]
+                (without --fhir-user: the user's linked Practitioner, if any)`;
 
 // Options that take several values: `--redirect-uri A B` or `--redirect-uri A --redirect-uri B`.
 const MULTI = new Set(['redirect-uri']);
@@ -94,11 +97,14 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
     case 'user create': {
       // Check the password before creating anyone, so a weak one leaves nothing half-made.
       if (opts.password !== undefined && opts.password.length < PASSWORD_MIN_LENGTH) throw new AdminError(`--password must be at least ${PASSWORD_MIN_LENGTH} characters`);
-      const user = await createUser(admin, { clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name });
+      const user = await createUser(admin, {
+        clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name, practitionerId: opts.practitioner,
+      });
       if (opts.password !== undefined) await setUserPassword(admin, user.id, opts.password);
       return { ...user, ...(opts.password !== undefined ? { password: 'set' } : {}) };
     }
     case 'user list': return listUsers(admin, req(opts, 'clinic'));
+    case 'user set-practitioner': return setUserPractitioner(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), practitionerId: req(opts, 'practitioner') });
     case 'user set-role': return setUserRole(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), role: req(opts, 'role') });
     case 'user disable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: true });
     case 'user enable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: false });
@@ -117,8 +123,10 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > cfg.maxTokenLifetime) throw new AdminError(`--ttl must be an integer number of seconds from 1 to ${cfg.maxTokenLifetime} (MAX_TOKEN_LIFETIME)`);
       if (!(await isActiveMember(admin, clinicId, userId))) throw new AdminError(`user ${userId} has no active membership at clinic ${clinicId}`);
       const key = await adminSigningKey(admin, cfg.dataDir);
+      const practitioner = opts['fhir-user'] === undefined ? await practitionerOf(admin, clinicId, userId) : undefined;
+      const fhirUser = opts['fhir-user'] ?? (practitioner ? `${cfg.fhirBaseUrl}/Practitioner/${practitioner}` : undefined);
       return mintAccessToken(key, { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim }, {
-        clinicId, userId, scope: req(opts, 'scope'), patientId: opts.patient, fhirUser: opts['fhir-user'], ttlSeconds: ttl,
+        clinicId, userId, scope: req(opts, 'scope'), patientId: opts.patient, fhirUser, ttlSeconds: ttl,
       });
     }
     default:

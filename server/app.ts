@@ -7,9 +7,10 @@ import { jwks } from './auth/keys';
 import { requireToken } from './auth/middleware';
 import type { Config } from './config';
 import { binaryRouter } from './documents/binary-routes';
-import { documentHooks, INLINE_DOCUMENT_BODY_BYTES } from './documents/hooks';
+import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
 import { capabilityStatement } from './fhir/capability';
+import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
 import { notFound } from './http/errors';
 import { errorHandler } from './http/handler';
@@ -64,10 +65,11 @@ export function createApp(deps: AppDeps): Express {
   app.use('/fhir', refuseHostileRequest);
   // Raw document uploads stream through their checks: routed before any body parser.
   app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
-  // Inline document data (base64 of up to 10 MB) needs more room on DocumentReference writes and Bundles.
-  const documentBody = express.text({ type: () => true, limit: Math.max(cfg.maxBodyBytes, INLINE_DOCUMENT_BODY_BYTES) });
-  app.use('/fhir/DocumentReference', documentBody);
-  app.post('/fhir', documentBody);
+  // A type whose definition needs more room (DocumentReference: inline document data) gets it on its
+  // own writes and on Bundles, which may carry it.
+  const bodyOf = (limit: number) => express.text({ type: () => true, limit: Math.max(cfg.maxBodyBytes, limit) });
+  for (const d of RESOURCE_DEFINITIONS) if (d.bodyLimitBytes) app.use(`/fhir/${d.type}`, bodyOf(d.bodyLimitBytes));
+  app.post('/fhir', bodyOf(Math.max(0, ...RESOURCE_DEFINITIONS.map((d) => d.bodyLimitBytes ?? 0))));
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));

@@ -14,6 +14,7 @@ import * as m023 from './023_begin_with_revocation';
 import * as m024 from './024_search_page';
 import * as m025 from './025_no_clinic_row_locks';
 import * as m026 from './026_audit_partitions_ahead';
+import * as m027 from './027_practitioner';
 import * as m028 from './028_audit_rows';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
@@ -35,6 +36,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['024_search_page', m024],
   ['025_no_clinic_row_locks', m025],
   ['026_audit_partitions_ahead', m026],
+  ['027_practitioner', m027],
   ['028_audit_rows', m028],
 ];
 

@@ -38,7 +38,40 @@ async function roleId(trx: Knex.Transaction, clinicId: string, role: string): Pr
   return r.id as string;
 }
 
-export async function createUser(admin: Knex, opts: { clinicId: string; email: string; role: string; displayName?: string }) {
+/**
+ * Links the member to the Practitioner they are at the clinic (their tokens' fhirUser). The
+ * Practitioner must be one the member sees there: practitioner_linkable (migration 027) asks RLS.
+ */
+async function linkPractitioner(trx: Knex.Transaction, clinicId: string, userId: string, practitionerId: string): Promise<void> {
+  need(isUuid(practitionerId), '--practitioner must be a Practitioner id (uuid)');
+  const { rows } = await trx.raw('select practitioner_linkable(?, ?, ?) as ok', [clinicId, userId, practitionerId]);
+  need(rows[0].ok === true, `clinic ${clinicId} has no Practitioner ${practitionerId} (or the membership is disabled)`);
+  const taken = await trx('membership').where({ clinic_id: clinicId, practitioner_id: practitionerId }).whereNot({ user_id: userId }).first('user_id');
+  need(!taken, `Practitioner ${practitionerId} is already linked to another user of clinic ${clinicId}`);
+  await trx('membership').where({ user_id: userId, clinic_id: clinicId }).update({ practitioner_id: practitionerId });
+}
+
+export async function setUserPractitioner(admin: Knex, opts: { clinicId: string; userId: string; practitionerId: string }) {
+  need(isUuid(opts.clinicId), '--clinic must be a clinic id (uuid)');
+  need(isUuid(opts.userId), '--user must be a user id (uuid)');
+  return asAdmin(admin, async (trx) => {
+    const member = await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).first('user_id');
+    need(!!member, `user ${opts.userId} is not a member of clinic ${opts.clinicId}`);
+    await linkPractitioner(trx, opts.clinicId, opts.userId, opts.practitionerId);
+    return { userId: opts.userId, clinicId: opts.clinicId, practitioner: `Practitioner/${opts.practitionerId}` };
+  });
+}
+
+/** The Practitioner id the member is linked to at the clinic, if any. */
+export async function practitionerOf(admin: Knex, clinicId: string, userId: string): Promise<string | undefined> {
+  if (!isUuid(clinicId) || !isUuid(userId)) return undefined;
+  return asAdmin(admin, async (trx) => {
+    const row = await trx('membership').where({ clinic_id: clinicId, user_id: userId }).first('practitioner_id');
+    return (row?.practitioner_id as string | null | undefined) ?? undefined;
+  });
+}
+
+export async function createUser(admin: Knex, opts: { clinicId: string; email: string; role: string; displayName?: string; practitionerId?: string }) {
   need(/^[^\s@]+@[^\s@]+$/.test(opts.email ?? ''), '--email must be an email address');
   return asAdmin(admin, async (trx) => {
     const rid = await roleId(trx, opts.clinicId, opts.role);
@@ -47,7 +80,11 @@ export async function createUser(admin: Knex, opts: { clinicId: string; email: s
     const existing = await trx('membership').where({ user_id: user.id, clinic_id: opts.clinicId }).first('role_id');
     need(!existing, `${opts.email} is already a member of clinic ${opts.clinicId} (use: user set-role)`);
     await trx('membership').insert({ user_id: user.id, clinic_id: opts.clinicId, role_id: rid });
-    return { id: user.id as string, email: user.email as string, clinicId: opts.clinicId, role: opts.role };
+    if (opts.practitionerId !== undefined) await linkPractitioner(trx, opts.clinicId, user.id, opts.practitionerId);
+    return {
+      id: user.id as string, email: user.email as string, clinicId: opts.clinicId, role: opts.role,
+      ...(opts.practitionerId !== undefined ? { practitioner: `Practitioner/${opts.practitionerId}` } : {}),
+    };
   });
 }
 
@@ -55,7 +92,7 @@ export async function listUsers(admin: Knex, clinicId: string) {
   return asAdmin(admin, async (trx) => {
     need(isUuid(clinicId), '--clinic must be a clinic id (uuid)');
     return trx('membership as m').join('app_user as u', 'u.id', 'm.user_id').join('role as r', 'r.id', 'm.role_id')
-      .where('m.clinic_id', clinicId).select('u.id', 'u.email', 'r.name as role', 'm.disabled as membershipDisabled', 'u.disabled').orderBy('u.email');
+      .where('m.clinic_id', clinicId).select('u.id', 'u.email', 'r.name as role', 'm.practitioner_id as practitionerId', 'm.disabled as membershipDisabled', 'u.disabled').orderBy('u.email');
   });
 }
 

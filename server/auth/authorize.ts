@@ -3,7 +3,7 @@
  * patient compartment. Pure and synchronous, so every route and every test asks the same question.
  */
 import type { ParsedScope, SmartVerb } from './scopes';
-import { grants, permissionKey, RESOURCE_MODULES, type PermissionAction } from './permissions';
+import { ACTION_OF, grants, permissionKey, RESOURCE_MODULES, type PermissionAction } from './permissions';
 
 export type { PermissionAction } from './permissions';
 
@@ -37,18 +37,6 @@ export interface Decision {
   /** Granular scope params when every granting scope is granular: OR of ANDs. undefined = unconstrained. */
   constraints?: ReadonlyArray<Readonly<Record<string, string>>>;
 }
-
-const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = {
-  read: 'view',
-  vread: 'view',
-  'history-instance': 'view',
-  'history-type': 'search',
-  search: 'search',
-  create: 'create',
-  update: 'update',
-  patch: 'update',
-  delete: 'delete',
-};
 
 const VERB_OF: Readonly<Record<PermissionAction, SmartVerb>> = {
   view: 'r',

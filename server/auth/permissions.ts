@@ -3,31 +3,38 @@
  * grant only when they resolve to boolean `true`. Anything else — strings, numbers, objects, a key
  * inherited from Object.prototype — is a refusal, so a sloppy edit can only take access away.
  */
+import { RESOURCE_DEFINITIONS } from '../fhir/resources';
+import type { FhirInteraction } from './authorize';
 
 export type PermissionAction = 'view' | 'search' | 'create' | 'update' | 'delete';
 export type PermissionTree = { [key: string]: PermissionTree | boolean | unknown };
 
 const CRUDS: readonly PermissionAction[] = ['view', 'search', 'create', 'update', 'delete'];
 
-/** FHIR resource type -> permission module (`area.resource`). */
-export const RESOURCE_MODULES: Readonly<Record<string, string>> = Object.freeze({
-  Patient: 'clinical.patients',
-  Appointment: 'scheduling.appointments',
-  MedicationRequest: 'clinical.prescriptions',
-  DocumentReference: 'clinical.documents',
-  // A Binary is a document's content: the same permissions guard both (upload = create, download = view).
-  Binary: 'clinical.documents',
-  AuditEvent: 'compliance.auditEvents',
+/** The permission action each FHIR interaction needs. */
+export const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = Object.freeze({
+  read: 'view',
+  vread: 'view',
+  'history-instance': 'view',
+  'history-type': 'search',
+  search: 'search',
+  create: 'create',
+  update: 'update',
+  patch: 'update',
+  delete: 'delete',
 });
 
-// Actions each module knows; the audit trail is read-only through the API (append-only by design).
-const MODULE_ACTIONS: Readonly<Record<string, readonly PermissionAction[]>> = Object.freeze({
-  'clinical.patients': CRUDS,
-  'scheduling.appointments': CRUDS,
-  'clinical.prescriptions': CRUDS,
-  'clinical.documents': CRUDS,
-  'compliance.auditEvents': ['view', 'search'],
+/** FHIR resource type -> permission module (`area.resource`), from each type's definition. */
+export const RESOURCE_MODULES: Readonly<Record<string, string>> = Object.freeze({
+  ...Object.fromEntries(RESOURCE_DEFINITIONS.map((d) => [d.type, d.permission])),
+  // A Binary is a document's content: the same permissions guard both (upload = create, download = view).
+  Binary: RESOURCE_DEFINITIONS.find((d) => d.type === 'DocumentReference')?.permission ?? 'clinical.documents',
 });
+
+// Actions each module knows: those its type's interactions need (the audit trail: view and search only).
+const MODULE_ACTIONS: Readonly<Record<string, readonly PermissionAction[]>> = Object.freeze(Object.fromEntries(
+  RESOURCE_DEFINITIONS.map((d) => [d.permission, CRUDS.filter((a) => d.interactions.some((i) => ACTION_OF[i] === a))]),
+));
 
 /** Every key a role can hold; the admin CLI and validatePermissionTree check against this list. */
 export const PERMISSION_KEYS: readonly string[] = Object.freeze([
@@ -137,8 +144,12 @@ function deepFreeze<T extends Record<string, unknown>>(o: T): T {
 const all = (module: string): string[] => MODULE_ACTIONS[module].map((a) => `${module}.${a}`);
 const only = (module: string, ...actions: PermissionAction[]): string[] => actions.map((a) => `${module}.${a}`);
 
+// Every role looks people up in the staff directory; writing it is the clinic admin's job.
+const DIRECTORY_READ = only('directory.practitioners', 'view', 'search');
+
 /**
- * The seven roles every new clinic starts with (each clinic may edit its copies).
+ * The seven roles every new clinic starts with (each clinic may edit its copies); migration 027
+ * gave existing clinics' copies the directory keys.
  * Doctors do not delete prescriptions: one is stopped by a status update (cancelled /
  * entered-in-error) so the prescribing record survives; hard delete is left to clinic-admin.
  */
@@ -150,25 +161,30 @@ export const DEFAULT_ROLES: Readonly<Record<string, PermissionTree>> = Object.fr
     ...only('clinical.prescriptions', 'view', 'search', 'create', 'update'),
     ...all('clinical.documents'),
     'clinical.breakGlass.request',
+    ...DIRECTORY_READ,
   ]),
   nurse: treeOf([
     ...only('clinical.patients', 'view', 'search', 'update'),
     ...all('scheduling.appointments'),
     ...only('clinical.prescriptions', 'view', 'search'),
     ...only('clinical.documents', 'view', 'search', 'create'),
+    ...DIRECTORY_READ,
   ]),
   'front-desk': treeOf([
     ...only('clinical.patients', 'view', 'search', 'create', 'update'),
     ...all('scheduling.appointments'),
+    ...DIRECTORY_READ,
   ]),
   billing: treeOf([
     ...only('clinical.patients', 'view', 'search'),
     ...only('scheduling.appointments', 'view', 'search'),
+    ...DIRECTORY_READ,
   ]),
   pharmacist: treeOf([
     ...only('clinical.patients', 'view', 'search'),
     ...only('clinical.prescriptions', 'view', 'search', 'update'),
     ...only('scheduling.appointments', 'view', 'search'),
+    ...DIRECTORY_READ,
   ]),
-  'compliance-officer': treeOf(only('compliance.auditEvents', 'view', 'search')),
+  'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), ...DIRECTORY_READ]),
 });

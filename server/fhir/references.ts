@@ -17,16 +17,19 @@ const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 type Parsed = { kind: 'local'; type: string; id: string } | { kind: 'unresolvable'; type: string } | { kind: 'other' };
 
+/** References to a type we serve must name a row here, unless its definition says otherwise. */
+const checked = (type: string): boolean => { const d = definitionOf(type); return !!d && !d.referencesUnchecked; };
+
 /** What a Reference.reference string points at, seen from a server whose base is `fhirBase`. */
 function parseReference(ref: string, fhirBase?: string): Parsed {
   const relative = fhirBase && ref.startsWith(`${fhirBase}/`) ? ref.slice(fhirBase.length + 1) : ref;
   // `#x` is a contained resource, `urn:` is resolved by a transaction, other absolute URLs are external.
   if (relative.startsWith('#') || ABSOLUTE.test(relative)) return { kind: 'other' };
   const m = TYPE_AND_ID.exec(relative);
-  if (m) return definitionOf(m[1]) ? { kind: 'local', type: m[1], id: m[2] } : { kind: 'other' };
+  if (m) return checked(m[1]) ? { kind: 'local', type: m[1], id: m[2] } : { kind: 'other' };
   // `Patient?identifier=x` or `Patient/bad id`: aimed at a type we serve, but names no row we could hold.
   const type = /^([A-Z][A-Za-z]+)[/?]/.exec(relative)?.[1];
-  return type && definitionOf(type) ? { kind: 'unresolvable', type } : { kind: 'other' };
+  return type && checked(type) ? { kind: 'unresolvable', type } : { kind: 'other' };
 }
 
 /** Walks a resource (contained resources and extensions too) for `reference` strings. */
@@ -49,7 +52,7 @@ const issue = (path: string, diagnostics: string): OperationOutcomeIssue => ({ s
  * Patient on a compartment path must be local: the patient compartment (and so RLS) hangs on it.
  */
 export function localReferences(def: ResourceDefinition, resource: { resourceType: string }, fhirBase?: string): { refs: LocalReference[]; issues: OperationOutcomeIssue[] } {
-  const compartmentPaths = new Set(def.compartment === 'self' ? [] : def.compartment.paths.map((p) => `${def.type}.${p}`));
+  const compartmentPaths = new Set(def.compartment !== 'self' && 'paths' in def.compartment ? def.compartment.paths.map((p) => `${def.type}.${p}`) : []);
   const refs: LocalReference[] = [];
   const issues: OperationOutcomeIssue[] = [];
   walk(resource, resource.resourceType, (ref, path) => {

@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { SqlExecutor } from '../../db/knex-client';
+import { searchColumnName } from '../../db/resource-table';
+import { definitionOf } from './resources';
 import type { ResourceDefinition } from './resources/types';
 import { assertReferencesResolve } from './references';
 import { compartmentPatient, extractSearchColumns } from './search/extract';
@@ -33,6 +35,9 @@ export function stampVersion(resource: FhirResource, id: string, versionId: numb
   return { ...resource, id, meta: { ...(resource.meta ?? {}), versionId: String(versionId), lastUpdated } };
 }
 
+/** The type's rows carry their compartment patient (Patient is its own; a type in no compartment has none). */
+const hasPatientColumn = (def: ResourceDefinition): boolean => def.compartment !== 'self' && 'paths' in def.compartment;
+
 /** The columns of a current row (all but clinic_id, which RLS context supplies); the data generator writes the same. */
 export function versionRow(def: ResourceDefinition, stored: FhirResource, deleted: boolean): { row: Record<string, unknown>; text: string; patientId: string | null } {
   const text = JSON.stringify(stored);
@@ -41,7 +46,7 @@ export function versionRow(def: ResourceDefinition, stored: FhirResource, delete
   const row: Record<string, unknown> = {
     id: stored.id, version_id: Number(meta.versionId), last_updated: meta.lastUpdated, deleted, resource: text,
   };
-  if (def.compartment !== 'self') row.patient_id = patientId;
+  if (hasPatientColumn(def)) row.patient_id = patientId;
   return { row: { ...row, ...(deleted ? {} : extractSearchColumns(def, stored)) }, text, patientId };
 }
 
@@ -71,8 +76,8 @@ export class Repository {
 
   private columns(table = this.def.table): string[] {
     if (this.def.rowStore) return this.def.rowStore.columns.map((c) => c.replace(/\{t\}/g, table));
-    const patient = this.def.compartment === 'self' ? 'id as patient_id' : 'patient_id';
-    return ['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource', patient].map((c) => `${table}.${c}`);
+    const patient = this.def.compartment === 'self' ? `${table}.id as patient_id` : hasPatientColumn(this.def) ? `${table}.patient_id` : 'null::uuid as patient_id';
+    return [...['id', 'version_id', 'last_updated', 'deleted', 'resource::text as resource'].map((c) => `${table}.${c}`), patient];
   }
 
   async read(id: string, forUpdate = false): Promise<StoredVersion | null> {
@@ -121,7 +126,12 @@ export class Repository {
 
   /** Narrows a query to one patient's compartment, as the RLS compartment policy would. */
   confineToCompartment(q: Knex.QueryBuilder, patientId: string): Knex.QueryBuilder {
-    return q.where(`${this.def.table}.${this.def.compartment === 'self' ? 'id' : 'patient_id'}`, patientId);
+    const c = this.def.compartment;
+    if (c === 'self' || 'paths' in c) return q.where(`${this.def.table}.${c === 'self' ? 'id' : 'patient_id'}`, patientId);
+    // In no compartment: the rows that patient's own record references (db/compartment.ts, for RLS).
+    const patients = definitionOf(c.referencedFrom.type)?.table ?? 'patient';
+    return q.whereRaw(`exists (select 1 from ${patients} r where r.id = ? and not r.deleted and r.${searchColumnName(c.referencedFrom.param)} @> array[? || ${this.def.table}.id::text])`,
+      [patientId, `${this.def.type}/`]);
   }
 
   async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {

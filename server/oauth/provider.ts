@@ -5,6 +5,7 @@ import { postgresAdapter } from './adapter';
 import { asAuthServer } from './auth-db';
 import { CLIENT_ASSERTION_ALGS, registeredScope } from './clients';
 import { grantContext } from './grant-context';
+import { fhirUserAt } from './fhir-user';
 import { findLaunch } from './launch';
 import { errors, ProviderClass } from './library';
 import { oauthUrls } from './urls';
@@ -23,8 +24,6 @@ export interface ProviderDeps {
 const IDLE_SESSION_S = 15 * 60;
 const ABSOLUTE_SESSION_S = 12 * 3600;
 
-/** A staff user's FHIR identity (SMART fhirUser). */
-export const fhirUserOf = (cfg: Config, userId: string): string => `${cfg.fhirBaseUrl}/Practitioner/${userId}`;
 
 const now = (): number => Math.floor(Date.now() / 1000);
 
@@ -73,7 +72,7 @@ function extraTokenClaims(deps: ProviderDeps) {
     return {
       [cfg.clinicClaim]: context.clinicId,
       ...(context.patientId ? { patient: context.patientId } : {}),
-      fhirUser: fhirUserOf(cfg, context.userId),
+      fhirUser: await fhirUserAt(db, cfg, context.clinicId, context.userId),
     };
   };
 }
@@ -109,10 +108,13 @@ function assertClientAssertion(cfg: Config) {
   };
 }
 
-async function findAccount(db: Knex, cfg: Config, sub: string): Promise<Account | undefined> {
+/** The account; its fhirUser (ID token) is the one at the clinic its grant chose, when the call names a grant. */
+async function findAccount(db: Knex, cfg: Config, sub: string, token?: { grantId?: string }): Promise<Account | undefined> {
   const user = await asAuthServer(db, (trx) => trx('app_user').where({ id: sub, disabled: false }).first('id'));
   if (!user) return undefined;
-  return { accountId: sub, claims: () => ({ sub, fhirUser: fhirUserOf(cfg, sub) }) };
+  const context = token?.grantId ? await grantContext(db, token.grantId) : undefined;
+  const fhirUser = await fhirUserAt(db, cfg, context?.clinicId, sub);
+  return { accountId: sub, claims: () => ({ sub, fhirUser }) };
 }
 
 /** oidc-provider's configuration for SMART App Launch 2 and Backend Services. */
@@ -123,7 +125,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
   return {
     adapter: postgresAdapter(db, () => new errors.InvalidClientAuth('client assertion tokens must only be used once')),
     jwks: { keys: deps.keys.all().map((k) => ({ ...k.privateKey.export({ format: 'jwk' }), kid: k.kid, alg: k.alg, use: 'sig' })) },
-    findAccount: (_ctx: KoaContext, sub: string) => findAccount(db, cfg, sub),
+    findAccount: (_ctx: KoaContext, sub: string, token?: BaseToken) => findAccount(db, cfg, sub, token),
     claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
     scopes: [...STATIC_SCOPES],
     conformIdTokenClaims: false,

@@ -13,14 +13,15 @@ describe('CapabilityStatement lists every served type from its definition', () =
     resources = JSON.parse(res.text).rest[0].resource;
   });
 
-  it('names exactly the five types we serve', () => {
-    expect(resources.map((r) => r.type).sort()).to.deep.equal(['Appointment', 'AuditEvent', 'DocumentReference', 'MedicationRequest', 'Patient']);
+  it('names exactly the six types we serve', () => {
+    expect(resources.map((r) => r.type).sort()).to.deep.equal(['Appointment', 'AuditEvent', 'DocumentReference', 'MedicationRequest', 'Patient', 'Practitioner']);
   });
 
   for (const [type, params] of Object.entries({
     Appointment: ['identifier', 'patient', 'actor', 'practitioner', 'date', 'status', 'service-type', 'appointment-type'],
     MedicationRequest: ['identifier', 'patient', 'subject', 'status', 'intent', 'authoredon', 'code', 'medication', 'requester', 'encounter'],
     DocumentReference: ['identifier', 'patient', 'subject', 'type', 'category', 'date', 'status', 'author', 'contenttype', 'period'],
+    Practitioner: ['identifier', 'name', 'family', 'given', 'active'],
   })) {
     it(`${type} lists _id and its search parameters with their types, its profile and write interactions`, () => {
       const entry = resources.find((r) => r.type === type);

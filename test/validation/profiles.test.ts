@@ -18,6 +18,7 @@ describe('validation: clinic profiles from fhir-profiles/', () => {
       ['clinic-documentreference', 'DocumentReference'],
       ['clinic-medicationrequest', 'MedicationRequest'],
       ['clinic-patient', 'Patient'],
+      ['clinic-practitioner', 'Practitioner'],
     ]);
     for (const p of profiles) {
       expect(p.url).to.equal(`https://fhir.clinic.example/StructureDefinition/${p.id}`);

@@ -7,6 +7,7 @@ export const AppointmentDefinition: ResourceDefinition = {
   type: 'Appointment',
   table: 'appointment',
   compartment: { paths: ['participant.actor'] },
+  permission: 'scheduling.appointments',
   interactions: ['read', 'vread', 'history-instance', 'history-type', 'search', 'create', 'update', 'patch', 'delete'],
   profile: 'https://fhir.clinic.example/StructureDefinition/clinic-appointment',
   search: [

@@ -23,6 +23,7 @@ export const AuditEventDefinition: ResourceDefinition = {
   type: 'AuditEvent',
   table: 'audit_event',
   compartment: { paths: ['entity.what'] },
+  permission: 'compliance.auditEvents',
   interactions: ['read', 'search'],
   serverWritten: true,
   partitionedBy: 'last_updated',

@@ -1,4 +1,8 @@
+import { MAX_UPLOAD_BYTES } from '../../documents/upload-checks';
 import type { ResourceDefinition } from './types';
+
+/** A body that carries a 10 MB document as base64 (4/3 larger), plus room for the rest of the resource. */
+export const INLINE_DOCUMENT_BODY_BYTES = Math.ceil(MAX_UPLOAD_BYTES / 3) * 4 + 256 * 1024;
 
 const AUTHOR_TARGETS = ['Practitioner', 'PractitionerRole', 'Organization', 'Patient', 'RelatedPerson', 'Device'];
 
@@ -7,6 +11,10 @@ export const DocumentReferenceDefinition: ResourceDefinition = {
   type: 'DocumentReference',
   table: 'document_reference',
   compartment: { paths: ['subject'] },
+  // Binary (a document's content) is guarded by the same keys: upload = create, download = view.
+  permission: 'clinical.documents',
+  storesAttachments: true,
+  bodyLimitBytes: INLINE_DOCUMENT_BODY_BYTES,
   interactions: ['read', 'vread', 'history-instance', 'history-type', 'search', 'create', 'update', 'patch', 'delete'],
   profile: 'https://fhir.clinic.example/StructureDefinition/clinic-documentreference',
   search: [

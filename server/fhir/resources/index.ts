@@ -3,6 +3,7 @@ import { AuditEventDefinition } from './audit-event';
 import { DocumentReferenceDefinition } from './document-reference';
 import { MedicationRequestDefinition } from './medication-request';
 import { PatientDefinition } from './patient';
+import { PractitionerDefinition } from './practitioner';
 import type { ResourceDefinition } from './types';
 
 /** Every resource type this server serves. Adding one: a file here and a migration in db/. */
@@ -12,6 +13,7 @@ export const RESOURCE_DEFINITIONS: readonly ResourceDefinition[] = [
   MedicationRequestDefinition,
   DocumentReferenceDefinition,
   AuditEventDefinition,
+  PractitionerDefinition,
 ];
 
 export function definitionOf(type: string): ResourceDefinition | undefined {

@@ -7,6 +7,7 @@ export const MedicationRequestDefinition: ResourceDefinition = {
   type: 'MedicationRequest',
   table: 'medication_request',
   compartment: { paths: ['subject'] },
+  permission: 'clinical.prescriptions',
   interactions: ['read', 'vread', 'history-instance', 'history-type', 'search', 'create', 'update', 'patch', 'delete'],
   profile: 'https://fhir.clinic.example/StructureDefinition/clinic-medicationrequest',
   search: [

@@ -4,6 +4,7 @@ export const PatientDefinition: ResourceDefinition = {
   type: 'Patient',
   table: 'patient',
   compartment: 'self',
+  permission: 'clinical.patients',
   interactions: ['read', 'vread', 'history-instance', 'history-type', 'search', 'create', 'update', 'patch', 'delete'],
   profile: 'https://fhir.clinic.example/StructureDefinition/clinic-patient',
   search: [

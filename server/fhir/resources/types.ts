@@ -42,8 +42,14 @@ export interface RowStore {
 export interface ResourceDefinition {
   type: string;
   table: string;
-  /** `self` for Patient; otherwise the reference paths whose `Patient/x` places a row in x's compartment. */
-  compartment: 'self' | { paths: string[] };
+  /**
+   * `self` for Patient; `{ paths }`: the reference paths whose `Patient/x` places a row in x's
+   * compartment; `{ referencedFrom }`: in no compartment, and a patient/ token sees only the rows its
+   * own Patient references through that search parameter (enforced by RLS, db/compartment.ts).
+   */
+  compartment: 'self' | { paths: string[] } | { referencedFrom: { type: 'Patient'; param: string } };
+  /** Permission module (`area.resource`): its keys are `<module>.<action>`, one per action the interactions need. */
+  permission: string;
   interactions: readonly FhirInteraction[];
   search: SearchParamDef[];
   /** The server writes this type itself (AuditEvent): no create/update/delete over REST. */
@@ -56,4 +62,13 @@ export interface ResourceDefinition {
   rowStore?: RowStore;
   /** Canonical URL of our profile for this type, enforced on write. */
   profile?: string;
+  /** Largest request body for this type's writes (and Bundles), when above the configured default. */
+  bodyLimitBytes?: number;
+  /** Inline attachment data goes to the document store on write (server/documents/hooks.ts). */
+  storesAttachments?: boolean;
+  /**
+   * References to this type are stored without checking that they name a row: records written
+   * before the type was served name ones that were never stored here.
+   */
+  referencesUnchecked?: boolean;
 }

@@ -67,9 +67,10 @@ export function extractSearchColumns(def: ResourceDefinition, resource: unknown)
   return out;
 }
 
-/** The patient whose compartment holds this resource (Patient: itself). */
+/** The patient whose compartment holds this resource (Patient: itself; a type in no compartment: null). */
 export function compartmentPatient(def: ResourceDefinition, resource: { id?: string }): string | null {
   if (def.compartment === 'self') return resource.id ?? null;
+  if (!('paths' in def.compartment)) return null;
   for (const path of def.compartment.paths) {
     for (const v of valuesAt(resource, path)) {
       const [typed] = referencesOf(v);

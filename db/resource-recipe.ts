@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import { compartmentPolicy, type TableCompartment } from './compartment';
+import { searchColumnName, type SearchColumn } from './resource-table';
+import { APP_ROLE } from './roles';
+import { createSearchIndex } from './search-index';
+
+/** What the tables of one resource type are built from (server/fhir/resources/table-spec.ts derives it from a definition). */
+export interface ResourceTableSpec {
+  table: string;
+  compartment: TableCompartment;
+  search: SearchColumn[];
+}
+
+/** The typed columns of one search parameter (strings, tokens and references are searched through `<table>_search`). */
+function searchColumns(col: SearchColumn): string[] {
+  const c = searchColumnName(col.name);
+  switch (col.type) {
+    // `sp_x`: normalised values joined by \x1f; `sp_x_exact`: as written.
+    case 'string': return [`${c} text`, `${c}_exact text[]`];
+    case 'token':
+    case 'reference': return [`${c} text[]`];
+    // [lo, hi): partial dates become ranges ("1970" is the whole year).
+    case 'date': return [`${c}_lo timestamptz`, `${c}_hi timestamptz`];
+  }
+}
+
+/**
+ * The current recipe for a resource type's tables, run as the owner role. It builds what
+ * migrations 002-006 built and 020, 021, 024 and 025 then changed (test/db/resource-recipe.test.ts
+ * compares the two catalogs):
+ *  - `<table>` (current versions) with its typed search columns and `<table>_history` (every
+ *    version, appended by trigger); no foreign key to clinic (025: it locked the clinic row);
+ *  - the unique index on id carrying what picking a search page needs (024), a btree per date;
+ *  - `<table>_search`, the index RLS can use, kept by trigger (020);
+ *  - on all three: RLS enabled and forced, clinic isolation through `(select app_clinic_id())`
+ *    (021) and the RESTRICTIVE patient compartment policy (db/compartment.ts);
+ *  - the app role's grants: no DELETE or TRUNCATE (deletion is logical, history insert-only).
+ */
+export async function createResourceType(knex: Knex, spec: ResourceTableSpec): Promise<void> {
+  const { table, compartment } = spec;
+  const hasPatientCol = compartment === 'patient_id';
+  const patientCol = hasPatientCol ? 'patient_id uuid,' : '';
+  const idIncludes = ['clinic_id', ...(hasPatientCol ? ['patient_id'] : []), 'deleted', 'last_updated'];
+  await knex.raw(`
+    create table ${table} (
+      id uuid not null,
+      clinic_id uuid not null,
+      version_id integer not null,
+      last_updated timestamptz not null,
+      deleted boolean not null default false,
+      ${patientCol}
+      resource jsonb not null,
+      ${spec.search.flatMap(searchColumns).map((c) => `${c},`).join('\n      ')}
+      primary key (clinic_id, id)
+    );
+    create unique index ${table}_id on ${table} (id) include (${idIncludes.join(', ')});
+    create index ${table}_last_updated on ${table} (clinic_id, last_updated);
+    ${hasPatientCol ? `create index ${table}_patient on ${table} (clinic_id, patient_id);` : ''}
+    ${spec.search.filter((s) => s.type === 'date').map(({ name }) => {
+      const c = searchColumnName(name);
+      return `create index ${table}_${c} on ${table} (clinic_id, ${c}_lo, ${c}_hi);`;
+    }).join('\n    ')}
+
+    create table ${table}_history (
+      id uuid not null,
+      clinic_id uuid not null,
+      version_id integer not null,
+      last_updated timestamptz not null,
+      deleted boolean not null default false,
+      ${patientCol}
+      resource jsonb not null,
+      primary key (clinic_id, id, version_id)
+    );
+    create index ${table}_history_updated on ${table}_history (clinic_id, last_updated);
+  `);
+  for (const t of [table, `${table}_history`]) {
+    const policy = compartmentPolicy(compartment, t, compartment === 'self' ? 'id' : 'patient_id');
+    await knex.raw(`
+      alter table ${t} enable row level security;
+      alter table ${t} force row level security;
+      create policy isolate_clinic on ${t}
+        using (clinic_id = (select app_clinic_id())) with check (clinic_id = (select app_clinic_id()));
+      create policy patient_compartment on ${t} as restrictive using (${policy.using}) with check (${policy.check});
+    `);
+  }
+  const histCols = ['id', 'clinic_id', 'version_id', 'last_updated', 'deleted', ...(hasPatientCol ? ['patient_id'] : []), 'resource'];
+  await knex.raw(`
+    create function ${table}_keep_history() returns trigger language plpgsql as $f$
+    begin
+      insert into ${table}_history (${histCols.join(', ')}) values (${histCols.map((c) => `new.${c}`).join(', ')});
+      return null;
+    end $f$;
+    create trigger keep_history after insert or update on ${table} for each row execute function ${table}_keep_history();
+    grant select, insert, update on ${table} to ${APP_ROLE};
+    grant select, insert on ${table}_history to ${APP_ROLE};
+  `);
+  await createSearchIndex(knex, table, spec);
+}
