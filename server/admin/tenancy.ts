@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ADMIN_ROLE } from '../../db/roles';
-import { DEFAULT_ROLES, validatePermissionTree } from '../auth/permissions';
+import { defaultRoles, validatePermissionTree } from '../auth/permissions';
+import '../fhir/resources'; // declares the served types to the permission tree
 import { isUuid } from '../tenancy/with-clinic';
 
 /** An operator's mistake (unknown clinic, bad email...): the CLI prints it and exits 2. */
@@ -20,8 +21,8 @@ export async function createClinic(admin: Knex, name: string) {
   need(typeof name === 'string' && name.trim().length > 0 && name.length <= 200, '--name must be 1 to 200 characters');
   return asAdmin(admin, async (trx) => {
     const [clinic] = await trx('clinic').insert({ name: name.trim() }).returning(['id', 'name', 'created_at']);
-    await trx('role').insert(Object.entries(DEFAULT_ROLES).map(([role, permissions]) => ({ clinic_id: clinic.id, name: role, permissions: JSON.stringify(permissions) })));
-    return { id: clinic.id as string, name: clinic.name as string, roles: Object.keys(DEFAULT_ROLES) };
+    await trx('role').insert(Object.entries(defaultRoles()).map(([role, permissions]) => ({ clinic_id: clinic.id, name: role, permissions: JSON.stringify(permissions) })));
+    return { id: clinic.id as string, name: clinic.name as string, roles: Object.keys(defaultRoles()) };
   });
 }
 

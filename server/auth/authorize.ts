@@ -3,20 +3,11 @@
  * patient compartment. Pure and synchronous, so every route and every test asks the same question.
  */
 import type { ParsedScope, SmartVerb } from './scopes';
-import { ACTION_OF, grants, permissionKey, RESOURCE_MODULES, type PermissionAction } from './permissions';
+import { ACTION_OF, type FhirInteraction, grants, permissionKey, resourceModules, type PermissionAction } from './permissions';
 
 export type { PermissionAction } from './permissions';
 
-export type FhirInteraction =
-  | 'read'
-  | 'vread'
-  | 'history-instance'
-  | 'history-type'
-  | 'search'
-  | 'create'
-  | 'update'
-  | 'patch'
-  | 'delete';
+export type { FhirInteraction } from './permissions';
 
 /** The part of the request context authorize needs. */
 export interface Grantee {
@@ -69,7 +60,7 @@ function decide(who: Grantee, resourceType: string, interaction: FhirInteraction
   const refuse = (reason: string): Decision => ({ allowed: false, action, permissionKey: key, reason });
 
   // The type comes from the URL: it is named in a reason only once we know it is one we serve.
-  if (!Object.prototype.hasOwnProperty.call(RESOURCE_MODULES, resourceType)) return refuse('unsupported resource type');
+  if (!Object.prototype.hasOwnProperty.call(resourceModules(), resourceType)) return refuse('unsupported resource type');
   if (key === null) return refuse(`${action} is not permitted on ${resourceType}`);
 
   const verb = VERB_OF[action];

@@ -3,8 +3,18 @@
  * grant only when they resolve to boolean `true`. Anything else — strings, numbers, objects, a key
  * inherited from Object.prototype — is a refusal, so a sloppy edit can only take access away.
  */
-import { RESOURCE_DEFINITIONS } from '../fhir/resources';
-import type { FhirInteraction } from './authorize';
+
+/** The FHIR REST interactions a permission can be asked for. */
+export type FhirInteraction =
+  | 'read'
+  | 'vread'
+  | 'history-instance'
+  | 'history-type'
+  | 'search'
+  | 'create'
+  | 'update'
+  | 'patch'
+  | 'delete';
 
 export type PermissionAction = 'view' | 'search' | 'create' | 'update' | 'delete';
 export type PermissionTree = { [key: string]: PermissionTree | boolean | unknown };
@@ -24,34 +34,72 @@ export const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = Ob
   delete: 'delete',
 });
 
-/** FHIR resource type -> permission module (`area.resource`), from each type's definition. */
-export const RESOURCE_MODULES: Readonly<Record<string, string>> = Object.freeze({
-  ...Object.fromEntries(RESOURCE_DEFINITIONS.map((d) => [d.type, d.permission])),
-  // A Binary is a document's content: the same permissions guard both (upload = create, download = view).
-  Binary: RESOURCE_DEFINITIONS.find((d) => d.type === 'DocumentReference')?.permission ?? 'clinical.documents',
-});
+/** What a served resource type tells the permission tree: its module and the interactions it serves. */
+export interface ServedType { type: string; permission: string; interactions: readonly FhirInteraction[] }
 
-// Actions each module knows: those its type's interactions need (the audit trail: view and search only).
-const MODULE_ACTIONS: Readonly<Record<string, readonly PermissionAction[]>> = Object.freeze(Object.fromEntries(
-  RESOURCE_DEFINITIONS.map((d) => [d.permission, CRUDS.filter((a) => d.interactions.some((i) => ACTION_OF[i] === a))]),
-));
+const SPECIAL_KEYS = ['settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'clinical.breakGlass.request'];
+
+interface Derived {
+  /** FHIR resource type -> permission module (`area.resource`). */
+  modules: Readonly<Record<string, string>>;
+  /** Actions each module knows: those its type's interactions need (the audit trail: view and search only). */
+  actions: Readonly<Record<string, readonly PermissionAction[]>>;
+  keys: readonly string[];
+  shape: ReadonlyMap<string, ReadonlySet<string>>;
+  leaves: ReadonlySet<string>;
+  roles: Readonly<Record<string, PermissionTree>>;
+}
+
+let served: readonly ServedType[] = [];
+let derived: Derived | undefined;
+
+/**
+ * The resource types the server serves, declared by their definitions (server/fhir/resources,
+ * the one place a type lives), which call this when loaded: auth never imports the FHIR layer.
+ */
+export function servePermissionModules(types: readonly ServedType[]): void {
+  served = types;
+  derived = undefined;
+}
+
+function derivedTree(): Derived {
+  if (derived) return derived;
+  if (!served.length) throw new Error('no resource type is served: load server/fhir/resources before asking for permissions');
+  const modules: Record<string, string> = Object.fromEntries(served.map((d) => [d.type, d.permission]));
+  // A Binary is a document's content: the same permissions guard both (upload = create, download = view).
+  modules.Binary = modules.DocumentReference ?? 'clinical.documents';
+  const actions = Object.fromEntries(served.map((d) => [d.permission, CRUDS.filter((a) => d.interactions.some((i) => ACTION_OF[i] === a))]));
+  const keys = Object.freeze([...Object.entries(actions).flatMap(([module, acts]) => acts.map((a) => `${module}.${a}`)), ...SPECIAL_KEYS]);
+  const shape = new Map<string, Set<string>>();
+  for (const key of keys) {
+    const parts = key.split('.');
+    for (let i = 0; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('.');
+      if (!shape.has(prefix)) shape.set(prefix, new Set());
+      shape.get(prefix)!.add(parts[i]);
+    }
+  }
+  derived = { modules: Object.freeze(modules), actions: Object.freeze(actions), keys, shape, leaves: new Set(keys), roles: defaultRolesOf(keys, actions) };
+  return derived;
+}
+
+/** FHIR resource type -> permission module, for every served type and Binary. */
+export const resourceModules = (): Readonly<Record<string, string>> => derivedTree().modules;
 
 /** Every key a role can hold; the admin CLI and validatePermissionTree check against this list. */
-export const PERMISSION_KEYS: readonly string[] = Object.freeze([
-  ...Object.entries(MODULE_ACTIONS).flatMap(([module, actions]) => actions.map((a) => `${module}.${a}`)),
-  'settings.roles.manage',
-  'settings.users.manage',
-  'settings.clients.manage',
-  'clinical.breakGlass.request',
-]);
+export const permissionKeys = (): readonly string[] => derivedTree().keys;
+
+/** The roles every new clinic starts with (see defaultRolesOf). */
+export const defaultRoles = (): Readonly<Record<string, PermissionTree>> => derivedTree().roles;
 
 const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** The key that guards `action` on `resourceType`, or null when the type or the action is not served. */
 export function permissionKey(resourceType: string, action: PermissionAction): string | null {
-  if (!own(RESOURCE_MODULES, resourceType)) return null;
-  const module = RESOURCE_MODULES[resourceType];
-  if (!MODULE_ACTIONS[module].includes(action)) return null;
+  const { modules, actions } = derivedTree();
+  if (!own(modules, resourceType)) return null;
+  const module = modules[resourceType];
+  if (!actions[module].includes(action)) return null;
   return `${module}.${action}`;
 }
 
@@ -74,21 +122,6 @@ export function grants(tree: unknown, key: string): boolean {
   return node === true;
 }
 
-// The tree's shape, derived from PERMISSION_KEYS: for each path prefix, the child names allowed.
-const SHAPE: ReadonlyMap<string, ReadonlySet<string>> = (() => {
-  const shape = new Map<string, Set<string>>();
-  for (const key of PERMISSION_KEYS) {
-    const parts = key.split('.');
-    for (let i = 0; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('.');
-      if (!shape.has(prefix)) shape.set(prefix, new Set());
-      shape.get(prefix)!.add(parts[i]);
-    }
-  }
-  return shape;
-})();
-const LEAVES: ReadonlySet<string> = new Set(PERMISSION_KEYS);
-
 /**
  * Problems with a role's tree, for the admin CLI; [] when it is clean. Unknown keys are reported
  * because a typo (`clinical.patients.veiw`) would otherwise silently grant nothing.
@@ -96,6 +129,7 @@ const LEAVES: ReadonlySet<string> = new Set(PERMISSION_KEYS);
 export function validatePermissionTree(tree: unknown): string[] {
   if (!isPlainObject(tree)) return ['permissions must be a JSON object'];
   const problems: string[] = [];
+  const { shape: SHAPE, leaves: LEAVES } = derivedTree();
   const walk = (node: Record<string, unknown>, prefix: string): void => {
     const allowed = SHAPE.get(prefix) ?? new Set<string>();
     for (const name of Object.keys(node)) {
@@ -141,50 +175,50 @@ function deepFreeze<T extends Record<string, unknown>>(o: T): T {
   return Object.freeze(o);
 }
 
-const all = (module: string): string[] => MODULE_ACTIONS[module].map((a) => `${module}.${a}`);
-const only = (module: string, ...actions: PermissionAction[]): string[] => actions.map((a) => `${module}.${a}`);
-
-// Every role looks people up in the staff directory; writing it is the clinic admin's job.
-const DIRECTORY_READ = only('directory.practitioners', 'view', 'search');
-
 /**
  * The seven roles every new clinic starts with (each clinic may edit its copies); migration 027
  * gave existing clinics' copies the directory keys.
  * Doctors do not delete prescriptions: one is stopped by a status update (cancelled /
  * entered-in-error) so the prescribing record survives; hard delete is left to clinic-admin.
  */
-export const DEFAULT_ROLES: Readonly<Record<string, PermissionTree>> = Object.freeze({
-  'clinic-admin': treeOf(PERMISSION_KEYS),
-  doctor: treeOf([
-    ...all('clinical.patients'),
-    ...all('scheduling.appointments'),
-    ...only('clinical.prescriptions', 'view', 'search', 'create', 'update'),
-    ...all('clinical.documents'),
-    'clinical.breakGlass.request',
-    ...DIRECTORY_READ,
-  ]),
-  nurse: treeOf([
-    ...only('clinical.patients', 'view', 'search', 'update'),
-    ...all('scheduling.appointments'),
-    ...only('clinical.prescriptions', 'view', 'search'),
-    ...only('clinical.documents', 'view', 'search', 'create'),
-    ...DIRECTORY_READ,
-  ]),
-  'front-desk': treeOf([
-    ...only('clinical.patients', 'view', 'search', 'create', 'update'),
-    ...all('scheduling.appointments'),
-    ...DIRECTORY_READ,
-  ]),
-  billing: treeOf([
-    ...only('clinical.patients', 'view', 'search'),
-    ...only('scheduling.appointments', 'view', 'search'),
-    ...DIRECTORY_READ,
-  ]),
-  pharmacist: treeOf([
-    ...only('clinical.patients', 'view', 'search'),
-    ...only('clinical.prescriptions', 'view', 'search', 'update'),
-    ...only('scheduling.appointments', 'view', 'search'),
-    ...DIRECTORY_READ,
-  ]),
-  'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), ...DIRECTORY_READ]),
-});
+function defaultRolesOf(keys: readonly string[], actions: Readonly<Record<string, readonly PermissionAction[]>>): Readonly<Record<string, PermissionTree>> {
+  const all = (module: string): string[] => (actions[module] ?? []).map((a) => `${module}.${a}`);
+  const only = (module: string, ...acts: PermissionAction[]): string[] => acts.map((a) => `${module}.${a}`);
+  // Every role looks people up in the staff directory; writing it is the clinic admin's job.
+  const DIRECTORY_READ = only('directory.practitioners', 'view', 'search');
+  return Object.freeze({
+    'clinic-admin': treeOf(keys),
+    doctor: treeOf([
+      ...all('clinical.patients'),
+      ...all('scheduling.appointments'),
+      ...only('clinical.prescriptions', 'view', 'search', 'create', 'update'),
+      ...all('clinical.documents'),
+      'clinical.breakGlass.request',
+      ...DIRECTORY_READ,
+    ]),
+    nurse: treeOf([
+      ...only('clinical.patients', 'view', 'search', 'update'),
+      ...all('scheduling.appointments'),
+      ...only('clinical.prescriptions', 'view', 'search'),
+      ...only('clinical.documents', 'view', 'search', 'create'),
+      ...DIRECTORY_READ,
+    ]),
+    'front-desk': treeOf([
+      ...only('clinical.patients', 'view', 'search', 'create', 'update'),
+      ...all('scheduling.appointments'),
+      ...DIRECTORY_READ,
+    ]),
+    billing: treeOf([
+      ...only('clinical.patients', 'view', 'search'),
+      ...only('scheduling.appointments', 'view', 'search'),
+      ...DIRECTORY_READ,
+    ]),
+    pharmacist: treeOf([
+      ...only('clinical.patients', 'view', 'search'),
+      ...only('clinical.prescriptions', 'view', 'search', 'update'),
+      ...only('scheduling.appointments', 'view', 'search'),
+      ...DIRECTORY_READ,
+    ]),
+    'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), ...DIRECTORY_READ]),
+  });
+}

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
+import '../../server/fhir/resources'; // declares the served types to the permission tree
 import { authorize, interactionAction, type FhirInteraction, type Grantee } from '../../server/auth/authorize';
 import {
-  DEFAULT_ROLES,
+  defaultRoles,
   grants,
-  PERMISSION_KEYS,
+  permissionKeys,
   permissionKey,
-  RESOURCE_MODULES,
+  resourceModules,
   validatePermissionTree,
   type PermissionAction,
 } from '../../server/auth/permissions';
@@ -79,7 +80,7 @@ describe('permission tree', () => {
   });
 
   it('validatePermissionTree accepts every default role', () => {
-    for (const [name, tree] of Object.entries(DEFAULT_ROLES)) {
+    for (const [name, tree] of Object.entries(defaultRoles())) {
       expect(validatePermissionTree(tree), name).to.deep.equal([]);
     }
     expect(validatePermissionTree({ clinical: { patients: { view: false } } })).to.deep.equal([]);
@@ -165,11 +166,11 @@ describe('authorize', () => {
   });
 
   it('a scope for another type does not apply; a * scope applies to every type', () => {
-    const tree = DEFAULT_ROLES['clinic-admin'];
+    const tree = defaultRoles()['clinic-admin'];
     const d = authorize(grantee('user/Appointment.cruds', tree), 'Patient', 'read');
     expect(d.allowed).to.equal(false);
     expect(d.reason).to.equal('no scope grants view on Patient');
-    for (const type of Object.keys(RESOURCE_MODULES)) {
+    for (const type of Object.keys(resourceModules())) {
       expect(authorize(grantee('system/*.rs', tree), type, 'search').allowed, type).to.equal(true);
     }
   });
@@ -190,19 +191,19 @@ describe('authorize', () => {
 
   it('malformed scopes grant nothing', () => {
     for (const scope of ['user/Patient.sr', 'user/Patient.rr', 'admin/Patient.read', 'user/patient.rs', 'user/Patient.read?name=x', 'USER/*.cruds']) {
-      const d = authorize(grantee(scope, DEFAULT_ROLES['clinic-admin']), 'Patient', 'read');
+      const d = authorize(grantee(scope, defaultRoles()['clinic-admin']), 'Patient', 'read');
       expect(d.allowed, scope).to.equal(false);
     }
   });
 
   it('no scopes at all grant nothing, whatever the role', () => {
-    const d = authorize({ scopes: [], rolePermissions: DEFAULT_ROLES['clinic-admin'] }, 'Patient', 'read');
+    const d = authorize({ scopes: [], rolePermissions: defaultRoles()['clinic-admin'] }, 'Patient', 'read');
     expect(d.allowed).to.equal(false);
   });
 
   it('an unknown or prototype-named resource type is refused without echoing it', () => {
     for (const type of ['Observation', '__proto__', 'constructor', 'Patient<script>', '']) {
-      const d = authorize(grantee('system/*.cruds', DEFAULT_ROLES['clinic-admin']), type, 'read');
+      const d = authorize(grantee('system/*.cruds', defaultRoles()['clinic-admin']), type, 'read');
       expect(d.allowed, type).to.equal(false);
       expect(d.permissionKey).to.equal(null);
       expect(d.reason).to.equal('unsupported resource type');
@@ -211,7 +212,7 @@ describe('authorize', () => {
 
   it('AuditEvent cannot be written through the API, even by clinic-admin with a full scope', () => {
     for (const i of ['create', 'update', 'patch', 'delete'] as FhirInteraction[]) {
-      const d = authorize(grantee('system/*.cruds', DEFAULT_ROLES['clinic-admin']), 'AuditEvent', i);
+      const d = authorize(grantee('system/*.cruds', defaultRoles()['clinic-admin']), 'AuditEvent', i);
       expect(d.allowed, i).to.equal(false);
       expect(d.permissionKey).to.equal(null);
     }
@@ -245,7 +246,7 @@ describe('authorize', () => {
     });
 
     it('a patient/ scope still needs the role', () => {
-      const d = authorize(grantee('patient/*.read', DEFAULT_ROLES['compliance-officer'], PATIENT_ID), 'Patient', 'read');
+      const d = authorize(grantee('patient/*.read', defaultRoles()['compliance-officer'], PATIENT_ID), 'Patient', 'read');
       expect(d.allowed).to.equal(false);
       expect(d.reason).to.equal('role does not grant clinical.patients.view');
     });
@@ -253,7 +254,7 @@ describe('authorize', () => {
 
   describe('granular constraints', () => {
     const DOC = 'DocumentReference';
-    const docs = DEFAULT_ROLES.doctor;
+    const docs = defaultRoles().doctor;
 
     it('a granular scope yields its params as the only constraint', () => {
       const d = authorize(grantee(`user/${DOC}.rs?category=clinical-note&status=current`, docs), DOC, 'search');
@@ -313,12 +314,12 @@ describe('default roles', () => {
   const INTERACTION: Record<PermissionAction, FhirInteraction> = { view: 'read', search: 'search', create: 'create', update: 'update', delete: 'delete' };
 
   it('every new clinic gets exactly the seven roles', () => {
-    expect(Object.keys(DEFAULT_ROLES).sort()).to.deep.equal(Object.keys(TABLE).sort());
+    expect(Object.keys(defaultRoles()).sort()).to.deep.equal(Object.keys(TABLE).sort());
   });
 
   it('each role allows exactly its row of the table through authorize with a full scope', () => {
     for (const [role, row] of Object.entries(TABLE)) {
-      const who = grantee('system/*.cruds', DEFAULT_ROLES[role]);
+      const who = grantee('system/*.cruds', defaultRoles()[role]);
       for (const [type, letters] of Object.entries(row)) {
         for (const action of ACTIONS) {
           const allowed = authorize(who, type, INTERACTION[action]).allowed;
@@ -329,17 +330,17 @@ describe('default roles', () => {
   });
 
   it('settings and break-glass keys are held only by the roles that should hold them', () => {
-    const special = PERMISSION_KEYS.filter((k) => k.startsWith('settings.') || k === 'clinical.breakGlass.request');
+    const special = permissionKeys().filter((k) => k.startsWith('settings.') || k === 'clinical.breakGlass.request');
     expect(special).to.have.length(4);
     for (const role of Object.keys(TABLE)) {
       for (const key of special) {
-        expect(grants(DEFAULT_ROLES[role], key), `${role} ${key}`).to.equal((EXTRA[role] ?? []).includes(key));
+        expect(grants(defaultRoles()[role], key), `${role} ${key}`).to.equal((EXTRA[role] ?? []).includes(key));
       }
     }
   });
 
   it('front-desk gets 403 on MedicationRequest', () => {
-    const who = grantee('user/*.cruds', DEFAULT_ROLES['front-desk']);
+    const who = grantee('user/*.cruds', defaultRoles()['front-desk']);
     for (const i of ['read', 'search', 'create'] as FhirInteraction[]) {
       const d = authorize(who, 'MedicationRequest', i);
       expect(d.allowed, i).to.equal(false);
@@ -350,7 +351,7 @@ describe('default roles', () => {
   });
 
   it('pharmacist can read but not create Appointment', () => {
-    const who = grantee('user/*.cruds', DEFAULT_ROLES.pharmacist);
+    const who = grantee('user/*.cruds', defaultRoles().pharmacist);
     expect(authorize(who, 'Appointment', 'read').allowed).to.equal(true);
     const d = authorize(who, 'Appointment', 'create');
     expect(d.allowed).to.equal(false);
@@ -358,7 +359,7 @@ describe('default roles', () => {
   });
 
   it('compliance officer cannot read Patient but can search AuditEvent', () => {
-    const who = grantee('user/*.cruds', DEFAULT_ROLES['compliance-officer']);
+    const who = grantee('user/*.cruds', defaultRoles()['compliance-officer']);
     const d = authorize(who, 'Patient', 'read');
     expect(d.allowed).to.equal(false);
     expect(d.reason).to.equal('role does not grant clinical.patients.view');
@@ -366,16 +367,16 @@ describe('default roles', () => {
   });
 
   it('a doctor stops a prescription by update, not delete', () => {
-    const who = grantee('user/*.cruds', DEFAULT_ROLES.doctor);
+    const who = grantee('user/*.cruds', defaultRoles().doctor);
     expect(authorize(who, 'MedicationRequest', 'patch').allowed).to.equal(true);
     expect(authorize(who, 'MedicationRequest', 'delete').allowed).to.equal(false);
   });
 
   it('default roles cannot be mutated by the code that copies them into a clinic', () => {
-    const tree = DEFAULT_ROLES.billing as { clinical: { patients: Record<string, unknown> } };
+    const tree = defaultRoles().billing as { clinical: { patients: Record<string, unknown> } };
     expect(() => {
       tree.clinical.patients.delete = true;
     }).to.throw(TypeError);
-    expect(grants(DEFAULT_ROLES.billing, 'clinical.patients.delete')).to.equal(false);
+    expect(grants(defaultRoles().billing, 'clinical.patients.delete')).to.equal(false);
   });
 });

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import '../../server/fhir/resources'; // declares the served types to the permission tree
 import { APP_ROLE, OWNER_ROLE } from '../../db/roles';
 import { authorize } from '../../server/auth/authorize';
-import { DEFAULT_ROLES, PERMISSION_KEYS, permissionKey } from '../../server/auth/permissions';
+import { defaultRoles, permissionKey, permissionKeys } from '../../server/auth/permissions';
 import { parseScopes } from '../../server/auth/scopes';
 import { knownKeys } from '../../server/documents/binary-table';
 import { actor, admin, testServer } from '../helpers/server';
@@ -15,8 +16,8 @@ describe('documents: Binary permissions and the document_binary table', () => {
     expect(permissionKey('Binary', 'view')).to.equal('clinical.documents.view');
     expect(permissionKey('DocumentReference', 'view')).to.equal('clinical.documents.view');
     // No new permission keys: roles edited before keep their meaning.
-    expect(PERMISSION_KEYS.filter((k) => /binary/i.test(k))).to.deep.equal([]);
-    const who = (role: string, scope = 'user/*.cruds') => ({ scopes: parseScopes(scope).resource, rolePermissions: DEFAULT_ROLES[role] });
+    expect(permissionKeys().filter((k) => /binary/i.test(k))).to.deep.equal([]);
+    const who = (role: string, scope = 'user/*.cruds') => ({ scopes: parseScopes(scope).resource, rolePermissions: defaultRoles()[role] });
     const decide = (role: string, interaction: 'create' | 'read', scope?: string) => authorize(who(role, scope), 'Binary', interaction).allowed;
     expect([decide('doctor', 'create'), decide('doctor', 'read')]).to.deep.equal([true, true]);
     expect([decide('nurse', 'create'), decide('nurse', 'read')]).to.deep.equal([true, true]);

@@ -1,3 +1,4 @@
+import { servePermissionModules } from '../../auth/permissions';
 import { AppointmentDefinition } from './appointment';
 import { AuditEventDefinition } from './audit-event';
 import { DocumentReferenceDefinition } from './document-reference';
@@ -15,6 +16,9 @@ export const RESOURCE_DEFINITIONS: readonly ResourceDefinition[] = [
   AuditEventDefinition,
   PractitionerDefinition,
 ];
+
+// The permission tree learns each type's module and interactions from here (auth never imports upward).
+servePermissionModules(RESOURCE_DEFINITIONS);
 
 export function definitionOf(type: string): ResourceDefinition | undefined {
   return RESOURCE_DEFINITIONS.find((d) => d.type === type);
