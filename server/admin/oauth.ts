@@ -10,7 +10,7 @@ import { LAUNCH_TTL_S, newLaunchId } from '../oauth/launch';
 import { loadSigningKeyAsAdmin } from '../oauth/signing-keys';
 import { STATIC_SCOPES, splitScopes } from '../oauth/smart-scopes';
 import { userSubject } from '../oauth/throttle';
-import { isUuid } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 import { AdminError, asAdmin } from './tenancy';
 
 const need = (cond: unknown, msg: string): void => { if (!cond) throw new AdminError(msg); };

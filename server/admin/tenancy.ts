@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { ADMIN_ROLE } from '../../db/roles';
 import { defaultRoles, validatePermissionTree } from '../auth/permissions';
 import '../fhir/resources'; // declares the served types to the permission tree
-import { isUuid } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 
 /** An operator's mistake (unknown clinic, bad email...): the CLI prints it and exits 2. */
 export class AdminError extends Error {}

@@ -4,8 +4,8 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader } from 'jose';
 import passport from 'passport';
 import { ExtractJwt, Strategy as JwtStrategy, type VerifiedCallback } from 'passport-jwt';
 import type { Config } from '../config';
-import type { AccessContext } from '../tenancy/access-context';
-import { isUuid } from '../tenancy/with-clinic';
+import type { AccessContext } from './access-context';
+import { isUuid } from '../http/ids';
 import type { SigningKey } from './keys';
 import { parseScopes } from './scopes';
 

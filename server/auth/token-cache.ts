@@ -1,4 +1,4 @@
-import type { AccessContext } from '../tenancy/access-context';
+import type { AccessContext } from './access-context';
 
 /**
  * Tokens whose signature and claims verified, by their exact text: a client reuses one token for

@@ -8,7 +8,7 @@ import { callerFacts, compartmentFor } from '../fhir/interaction';
 import { badRequest, forbidden, gone, notFound, serviceUnavailable, tooLarge, unprocessable } from '../http/errors';
 import { currentRequest } from '../http/request-context';
 import { audited, auditedOutside, type AuditedTx } from '../pipeline/audited';
-import type { AccessContext } from '../tenancy/access-context';
+import type { AccessContext } from '../auth/access-context';
 import { binariesById, deletedDocuments, insertBinary } from './binary-table';
 import { assertKeyInClinic, documentKey, isUuid } from './keys';
 import type { DocumentService } from './service';

@@ -1,3 +1,4 @@
+import { MAX_UPLOAD_BYTES } from '../fhir/resources/document-reference';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { tooLarge, unprocessable, unsupportedMediaType } from '../http/errors';
@@ -11,7 +12,7 @@ import { tooLarge, unprocessable, unsupportedMediaType } from '../http/errors';
  * - more than maxBytes                               -> 413, raised as soon as the count passes it
  */
 
-export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+export { MAX_UPLOAD_BYTES };
 export const ALLOWED_CONTENT_TYPES = ['application/pdf', 'image/jpeg', 'image/png', 'image/webp'] as const;
 export type AllowedContentType = (typeof ALLOWED_CONTENT_TYPES)[number];
 

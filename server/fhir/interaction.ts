@@ -5,7 +5,7 @@ import { authorize, type Decision, type FhirInteraction, scopeDecision } from '.
 import type { Config } from '../config';
 import { forbidden } from '../http/errors';
 import { audited, type AuditedTx } from '../pipeline/audited';
-import type { AccessContext, Membership } from '../tenancy/access-context';
+import type { AccessContext, Membership } from '../auth/access-context';
 import { type FhirResource, Repository, type StoredVersion } from './repository';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';

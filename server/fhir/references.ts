@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import { OperationOutcomeError } from '../http/errors';
-import { isUuid } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 import { definitionOf } from './resources';
 import type { ResourceDefinition } from './resources/types';
 

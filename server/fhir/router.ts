@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import type { AccessContext } from '../tenancy/access-context';
+import type { AccessContext } from '../auth/access-context';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
 import { fromExpress } from './request';

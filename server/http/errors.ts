@@ -43,3 +43,15 @@ export const notSupported = (msg: string) => new OperationOutcomeError(400, issu
 export const tooLarge = (msg: string) => new OperationOutcomeError(413, issue('too-costly', msg));
 export const unsupportedMediaType = (msg: string) => new OperationOutcomeError(415, issue('not-supported', msg));
 export const serviceUnavailable = (msg: string) => new OperationOutcomeError(503, issue('transient', msg));
+
+const beforeAudit = new WeakSet<OperationOutcomeError>();
+
+/** Marks a refusal made before any audited work ran (edge checks): the error handler owes it an AuditEvent. */
+export function refusedAtEdge(e: OperationOutcomeError): OperationOutcomeError {
+  beforeAudit.add(e);
+  return e;
+}
+
+export function refusedBeforeAudit(err: unknown): boolean {
+  return err instanceof OperationOutcomeError && beforeAudit.has(err);
+}

@@ -1,5 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AccessContext } from '../tenancy/access-context';
 import type { Logger } from './logger';
 
 /** Per-request facts that deep code (audit, logging) needs without threading parameters. */
@@ -11,7 +10,7 @@ export interface RequestInfo {
   userAgent?: string;
   log: Logger;
   /** The verified caller, once the token is checked. */
-  access?: AccessContext;
+  caller?: { userId: string; clinicId: string; clientId?: string; patientId?: string };
   /** Why the caller acts (v3 ActReason, e.g. BTG for emergency access), recorded in every AuditEvent of the request. */
   purposeOfUse?: string;
 }

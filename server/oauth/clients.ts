@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
-import { isUuid } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 import { asAuthServer } from './auth-db';
 import { splitScopes, staticScopes } from './smart-scopes';
 

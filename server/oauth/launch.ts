@@ -2,10 +2,11 @@ import crypto from 'node:crypto';
 import express, { type Router } from 'express';
 import type { Knex } from 'knex';
 import type passport from 'passport';
-import { requireToken } from '../auth/middleware';
+import { requireToken } from '../pipeline/authenticate';
 import type { Config } from '../config';
 import { badRequest } from '../http/errors';
-import { isUuid, withClinic } from '../tenancy/with-clinic';
+import { withClinic } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 import { asAuthServer } from './auth-db';
 import { readablePatient } from './patients';
 

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { writeAudit } from '../audit/writer';
 import { grants } from '../auth/permissions';
 import { currentRequest } from '../http/request-context';
-import { isUuid, withClinic } from '../tenancy/with-clinic';
+import { withClinic } from '../tenancy/with-clinic';
+import { isUuid } from '../http/ids';
 
 export interface PatientChoice { id: string; label: string }
 

@@ -6,7 +6,7 @@ import { authorize, type Decision, type FhirInteraction } from '../auth/authoriz
 import { translateDbError } from '../http/db-errors';
 import { forbidden, OperationOutcomeError } from '../http/errors';
 import { currentRequest } from '../http/request-context';
-import type { AccessContext, Membership } from '../tenancy/access-context';
+import type { AccessContext, Membership } from '../auth/access-context';
 import { TokenRevokedError, withClinic } from '../tenancy/with-clinic';
 
 /**

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { beginWith, executorOn, type SqlExecutor } from '../../db/knex-client';
 import { OperationOutcomeError } from '../http/errors';
-import type { AccessContext, Membership } from './access-context';
+import { isUuid } from '../http/ids';
+import type { AccessContext, Membership } from '../auth/access-context';
 
 export interface ClinicTx {
   trx: Knex.Transaction;
@@ -14,8 +15,6 @@ export interface ClinicTx {
   sql: SqlExecutor;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 
 /** The token was revoked before it expired: 401, like any other refused token (audited by the error handler). */
 export class TokenRevokedError extends OperationOutcomeError {

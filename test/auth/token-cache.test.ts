@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { VerifiedTokenCache } from '../../server/auth/token-cache';
-import type { AccessContext } from '../../server/tenancy/access-context';
+import type { AccessContext } from '../../server/auth/access-context';
 import { admin, api, actor, patientBody } from '../helpers/server';
 import { post } from '../helpers/resources';
 

@@ -82,4 +82,23 @@ describe('module structure of server/ and db/', () => {
       : []);
     expect(wrong).to.deep.equal([]);
   });
+
+  // Bottom to top; a room may import only rooms below it (and itself). Top-level files of server/
+  // (config, main, boot, cluster, app) wire rooms together and sit outside the order.
+  const LAYERS = ['db', 'http', 'auth', 'tenancy', 'audit', 'pipeline', 'oauth', 'fhir', 'documents', 'admin'];
+  const roomOf = (f: string): string | undefined => {
+    const parts = rel(f).split('/');
+    if (parts[0] === 'db') return 'db';
+    return parts.length > 2 ? parts[1] : undefined;
+  };
+
+  it(`rooms depend one way, ${LAYERS.join(' < ')}: no import runs back up`, () => {
+    const up = [...graph].flatMap(([f, deps]) => deps.filter((d) => {
+      const from = roomOf(f);
+      const to = roomOf(d);
+      return from && to && from !== to && LAYERS.indexOf(to) > LAYERS.indexOf(from);
+    }).map((d) => `${rel(f)} -> ${rel(d)}`));
+    expect(LAYERS.every((l) => files.some((f) => roomOf(f) === l)), 'every layer has files').to.equal(true);
+    expect(up).to.deep.equal([]);
+  });
 });

@@ -1,5 +1,5 @@
 import { badRequest, gone, notFound } from '../../http/errors';
-import { isUuid } from '../../tenancy/with-clinic';
+import { isUuid } from '../../http/ids';
 import { bundleText, historyEntry } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
 import type { StoredVersion } from '../repository';

@@ -1,4 +1,5 @@
-import { MAX_UPLOAD_BYTES } from '../../documents/upload-checks';
+/** The largest document this server stores, raw or inline (10 MB). */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 import type { ResourceDefinition } from './types';
 
 /** A body that carries a 10 MB document as base64 (4/3 larger), plus room for the rest of the resource. */

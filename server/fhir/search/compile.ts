@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { searchColumnName } from '../../../db/resource-table';
 import { INDEXED_TYPES, searchTable } from '../../../db/search-index';
 import { notSupported } from '../../http/errors';
-import { isUuid } from '../../tenancy/with-clinic';
+import { isUuid } from '../../http/ids';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { SEP } from './extract';
 import type { Criterion, DatePrefix, ParsedSearch } from './parse';

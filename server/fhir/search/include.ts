@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isUuid } from '../../tenancy/with-clinic';
+import { isUuid } from '../../http/ids';
 import type { BundleEntryText } from '../bundle';
 import { type InteractionContext, permits } from '../interaction';
 import { Repository, type StoredVersion } from '../repository';

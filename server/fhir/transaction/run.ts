@@ -1,7 +1,7 @@
 import type { AuditFacts } from '../../audit/record';
 import { badRequest, OperationOutcomeError } from '../../http/errors';
 import { audited, auditedOutside } from '../../pipeline/audited';
-import type { AccessContext } from '../../tenancy/access-context';
+import type { AccessContext } from '../../auth/access-context';
 import { bundleText, type BundleEntryText } from '../bundle';
 import { callerFacts, type ClinicScope, compartmentFor, type FhirDeps, type FhirResult, interact, interactionFacts } from '../interaction';
 import type { FhirRequest } from '../request';

@@ -1,4 +1,4 @@
-import type { ParsedScope } from '../auth/scopes';
+import type { ParsedScope } from './scopes';
 
 /** Who is asking, as established by a verified token. Built by auth/, consumed everywhere after. */
 export interface AccessContext {

@@ -3,7 +3,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { jsonTextProblem, MAX_JSON_DEPTH } from '../../server/http/hostile-input';
+import { jsonTextProblem, MAX_JSON_DEPTH } from '../../server/fhir/hostile-input';
 import { auditOf } from '../helpers/audit';
 import { actor, admin, api, FHIR, patientBody, testServer } from '../helpers/server';
 

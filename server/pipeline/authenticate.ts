@@ -7,15 +7,18 @@ import { recordAudit } from '../audit/writer';
 import type { Config } from '../config';
 import { unauthorized } from '../http/errors';
 import { currentRequest } from '../http/request-context';
-import type { AccessContext } from '../tenancy/access-context';
-import { knownUserOf } from './authenticate';
-import { VerifiedTokenCache } from './token-cache';
+import type { AccessContext } from '../auth/access-context';
+import { knownUserOf } from '../auth/authenticate';
+import { VerifiedTokenCache } from '../auth/token-cache';
 
 /**
  * Requires a valid bearer token on every route below it. A refused token gets 401 with
  * `WWW-Authenticate: Bearer`; when its signature was good (the user is known) the refusal is
  * audited in the clinic it named, otherwise as a server-level security event.
  */
+/** Who the request context names as the caller (ids only: never PHI). */
+const callerOf = (a: AccessContext) => ({ userId: a.userId, clinicId: a.clinicId, clientId: a.clientId, patientId: a.patientId });
+
 export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex, cache = new VerifiedTokenCache()) {
   const bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -24,7 +27,7 @@ export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex, 
     if (known) {
       req.access = known;
       const info = currentRequest();
-      if (info) info.access = known;
+      if (info) info.caller = callerOf(known);
       return next();
     }
     pp.authenticate('jwt', { session: false }, (err: unknown, user: AccessContext | false, info: unknown) => {
@@ -32,7 +35,7 @@ export function requireToken(cfg: Config, pp: passport.Authenticator, db: Knex, 
         if (raw) cache.set(raw, user, decodeJwt(raw).exp);
         req.access = raw ? cache.get(raw) ?? user : user;
         const info = currentRequest();
-        if (info) info.access = req.access;
+        if (info) info.caller = callerOf(req.access);
         return next();
       }
       const failure = knownUserOf(cfg, req, err ?? info);

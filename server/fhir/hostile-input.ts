@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
-import { isFhirMethod, parseQuery, type FhirMethod } from '../fhir/request';
-import { definitionFor, FHIR_ROUTES, matchRoute } from '../fhir/routes';
-import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, unsupportedMediaType } from './errors';
+import { isFhirMethod, parseQuery, type FhirMethod } from './request';
+import { definitionFor, FHIR_ROUTES, matchRoute } from './routes';
+import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, unsupportedMediaType, refusedAtEdge } from '../http/errors';
 
 /**
  * Edge checks of every request under /fhir, run after authentication and before any router: what
@@ -20,17 +20,7 @@ const DOCUMENT_ROUTES: ReadonlyArray<{ method: FhirMethod; segments: number }> =
   { method: 'POST', segments: 1 }, { method: 'GET', segments: 2 },
 ];
 
-const beforeAudit = new WeakSet<OperationOutcomeError>();
-
-/** A refusal made before any audited handler ran: the error handler owes it an AuditEvent. */
-export function refusedBeforeAudit(err: unknown): boolean {
-  return err instanceof OperationOutcomeError && beforeAudit.has(err);
-}
-
-function edge(e: OperationOutcomeError): OperationOutcomeError {
-  beforeAudit.add(e);
-  return e;
-}
+const edge = refusedAtEdge;
 
 /** Path, query string, headers, Content-Encoding and the route itself: refused before routing. */
 export function refuseHostileRequest(req: Request, _res: Response, next: NextFunction): void {

@@ -1,10 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/writer';
-import { logger } from './logger';
-import { currentRequest } from './request-context';
-import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType } from './errors';
-import { refusedBeforeAudit } from './hostile-input';
+import { logger } from '../http/logger';
+import { currentRequest } from '../http/request-context';
+import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType, refusedBeforeAudit } from '../http/errors';
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 

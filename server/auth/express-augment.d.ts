@@ -1,4 +1,4 @@
-import type { AccessContext } from '../tenancy/access-context';
+import type { AccessContext } from './access-context';
 
 declare global {
   namespace Express {
