@@ -94,6 +94,7 @@ export async function provisionRuntimeLogin(adminUrl: string, user: string, pass
     await client.query(`grant usage on schema public to ${ident}`);
     await client.query(`grant execute on function app_begin(uuid, uuid, uuid) to ${ident}`);
     await client.query(`grant execute on function app_begin(uuid, uuid, uuid, text) to ${ident}`);
+    await client.query(`grant execute on function app_begin_checked(uuid, uuid, uuid, text, text) to ${ident}`);
     // The authorization server's role (switched to per transaction), and the revoked-token check.
     await client.query(`grant ${AUTH_ROLE} to ${ident}`);
     await client.query(`grant execute on function oauth_token_revoked(text) to ${ident}`);

@@ -7,16 +7,22 @@ import crypto from 'node:crypto';
 import knexFactory from 'knex';
 import { statementName } from '../../db/knex-client';
 import type { AuditFacts } from '../../server/audit/record';
-import { auditInsertSql } from '../../server/audit/writer';
+import { auditRecord } from '../../server/audit/record';
+import { auditInsertSql, auditInsertWhenSql, withRequestFacts } from '../../server/audit/writer';
+import { sqlLiteral } from '../../db/literal';
 import { stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
 import { PatientDefinition } from '../../server/fhir/resources/patient';
-import { beginSql } from '../../server/tenancy/with-clinic';
+import { beginSql, checkedBeginSql } from '../../server/tenancy/with-clinic';
 
 /** The part of a pg client a plan uses (a recorder in the test). */
 export interface SqlClient { query(q: string | { text: string; values: unknown[]; name?: string }): Promise<unknown> }
 
 /** Who a request acts as. */
-export interface FloorActor { clinicId: string; userId: string; role: string; tokenId: string }
+export interface FloorActor {
+  clinicId: string; userId: string; role: string; tokenId: string;
+  /** The role's stamp (migration 029) the server checks a cached role against; looked up once when missing. */
+  stamp?: string;
+}
 
 export type FloorPlan = (client: SqlClient) => Promise<void>;
 
@@ -49,13 +55,19 @@ async function request(c: SqlClient, actor: FloorActor, work: () => Promise<unkn
   await c.query(`${auditOf(patientsOf(res))}; COMMIT;`);
 }
 
+/** The read in ONE round trip, as the server sends it once the caller's role is cached (fhir/one-trip-read.ts). */
 export function readPatientFloor(actor: () => FloorActor, patientId: () => string): FloorPlan {
   return async (c) => {
     const who = actor();
     const id = patientId();
-    await request(c, who,
-      () => exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "id" = $1 limit $2`, [id, 1]),
-      () => audit(who, { interaction: 'read', action: 'R', resourceType: 'Patient', resourceId: id, versionId: '1', patientIds: [id] }));
+    if (!who.stamp) {
+      const res = await c.query(`select (app_begin(${sqlLiteral(who.clinicId)}::uuid, ${sqlLiteral(who.userId)}::uuid, null::uuid, ${sqlLiteral(who.tokenId)})->>'stamp') as stamp`) as { rows: Array<{ stamp: string }> };
+      who.stamp = res.rows[0].stamp;
+    }
+    const facts = withRequestFacts({ interaction: 'read', action: 'R', outcome: '0', clinicId: who.clinicId, userId: who.userId, roleName: who.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), resourceType: 'Patient', resourceId: id });
+    const row = `(select %s from patient where id = '${id}')`;
+    await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp)}; select id, version_id, last_updated, deleted, resource::text as resource from patient where id = '${id}'; ${
+      auditInsertWhenSql(auditRecord(facts), `exists (select 1 from patient where id = '${id}' and not deleted)`, { entity_version: row.replace('%s', 'version_id::text') })}; COMMIT`);
   };
 }
 

@@ -6,12 +6,26 @@ import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from '.
 
 const COLUMN_LIST = AUDIT_COLUMNS.join(', ');
 
-/** The values of a row in AUDIT_COLUMNS order, as SQL literals. */
-function literals(r: AuditRecord): string {
+/** The values of a row in AUDIT_COLUMNS order, as SQL literals (or the SQL expressions `computed` gives). */
+function literals(r: AuditRecord, computed: Partial<Record<AuditColumn, string>> = {}): string {
   return AUDIT_COLUMNS.map((c) => {
+    const expr = computed[c];
+    if (expr !== undefined) return expr;
     const v = r[c];
     return sqlLiteral(c === 'detail' && v !== null ? JSON.stringify(v) : v);
   }).join(', ');
+}
+
+type AuditColumn = (typeof AUDIT_COLUMNS)[number];
+
+/**
+ * The INSERT of a one-patient audit row that is written only when `when` holds (the access it
+ * records succeeded), some columns computed in SQL from what the statement beside it read (the
+ * version read, the row's patient): for a request sent in one round trip.
+ */
+export function auditInsertWhenSql(r: AuditRecord, when: string, computed: Partial<Record<AuditColumn, string>>): string {
+  if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
+  return `insert into audit_event (${COLUMN_LIST}) select ${literals(r, computed)} where ${when}`;
 }
 
 /**

@@ -19,4 +19,6 @@ export interface AccessContext {
 export interface Membership {
   role: string;
   permissions: unknown;
+  /** The database's stamp of the role (name and tree): a cached membership is checked against it (migration 029). */
+  stamp?: string;
 }

@@ -36,7 +36,7 @@ export function stampVersion(resource: FhirResource, id: string, versionId: numb
 }
 
 /** The type's rows carry their compartment patient (Patient is its own; a type in no compartment has none). */
-const hasPatientColumn = (def: ResourceDefinition): boolean => def.compartment !== 'self' && 'paths' in def.compartment;
+export const hasPatientColumn = (def: ResourceDefinition): boolean => def.compartment !== 'self' && 'paths' in def.compartment;
 
 /** The columns of a current row (all but clinic_id, which RLS context supplies); the data generator writes the same. */
 export function versionRow(def: ResourceDefinition, stored: FhirResource, deleted: boolean): { row: Record<string, unknown>; text: string; patientId: string | null } {

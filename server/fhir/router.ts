@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../auth/access-context';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
+import { readInOneTrip } from './one-trip-read';
 import { fromExpress } from './request';
 import { RESOURCE_DEFINITIONS } from './resources';
 import { definitionFor, FHIR_ROUTES, type FhirRoute } from './routes';
@@ -21,7 +22,11 @@ export function fhirRouter(deps: FhirDeps): Router {
   const router = express.Router();
   const route = (r: FhirRoute) => async (req: Request, res: Response) => {
     const def = definitionFor(req.params.type as string, r.interaction);
-    send(res, await runInteraction(deps, req.access as AccessContext, fromExpress(req), def, r.interaction, r.handler));
+    const access = req.access as AccessContext;
+    const fr = fromExpress(req);
+    // A plain read goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
+    const fast = r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def) : undefined;
+    send(res, fast ?? await runInteraction(deps, access, fr, def, r.interaction, r.handler));
   };
   // batch and transaction Bundles are posted to the base itself.
   router.post('/', async (req: Request, res: Response) => {

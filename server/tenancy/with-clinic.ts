@@ -61,6 +61,7 @@ export async function withClinic<T>(
     const ctx = results[1]?.rows[0]?.ctx as (Membership & { revoked?: boolean }) | null | undefined;
     revoked = ctx?.revoked === true;
     membership = ctx && !revoked ? ctx : null;
+    remember(clinic, user, membership);
   }, () => (pending.length ? pending.join('; ') : undefined)));
 }
 
@@ -68,4 +69,33 @@ export async function withClinic<T>(
 export function beginSql(clinic: string | null, user: string | null, patient: string | null, jti: string | null): string {
   // app_begin checks the revocation (as the login, before it switches to the app role), then sets the context.
   return `BEGIN; select app_begin(${literal(clinic)}::uuid, ${literal(user)}::uuid, ${literal(patient)}::uuid, ${literal(jti)}) as ctx`;
+}
+
+// The role each (clinic, user) had at their last request, per process: a guess that lets a read
+// travel in one round trip (see pipeline/one-trip.ts); app_begin_checked refuses it once stale.
+const MAX_CACHED = 10_000;
+const memberships = new Map<string, Membership>();
+
+function remember(clinic: string | null, user: string | null, m: Membership | null): void {
+  if (!clinic || !user) return;
+  const key = `${clinic}:${user}`;
+  memberships.delete(key);
+  if (!m?.stamp) return;
+  if (memberships.size >= MAX_CACHED) memberships.delete(memberships.keys().next().value as string);
+  memberships.set(key, m);
+}
+
+/** The membership last seen for this caller in this process, if any (a guess the database checks). */
+export function cachedMembership(clinicId: string, userId: string): Membership | undefined {
+  return memberships.get(`${clinicId}:${userId}`);
+}
+
+/** Drops a cached membership the database refused as stale. */
+export function forgetMembership(clinicId: string, userId: string): void {
+  memberships.delete(`${clinicId}:${userId}`);
+}
+
+/** The first statement of a one-round-trip request: the context, checked against the cached role (migration 029). */
+export function checkedBeginSql(clinic: string, user: string, patient: string | null, jti: string | null, stamp: string): string {
+  return `BEGIN; select app_begin_checked(${literal(clinic)}::uuid, ${literal(user)}::uuid, ${literal(patient)}::uuid, ${literal(jti)}, ${literal(stamp)})`;
 }

@@ -1,0 +1,46 @@
+import { auditRecord } from '../audit/record';
+import { auditInsertWhenSql, withRequestFacts } from '../audit/writer';
+import type { AccessContext } from '../auth/access-context';
+import { authorize } from '../auth/authorize';
+import { isUuid } from '../http/ids';
+import { oneTrip } from '../pipeline/one-trip';
+import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
+import { resourceHeaders } from './handlers/instance';
+import { hasPatientColumn } from './repository';
+import type { FhirRequest } from './request';
+import type { ResourceDefinition } from './resources/types';
+
+interface ReadRow { id: string; version_id: number; last_updated: Date; deleted: boolean; resource: string }
+
+/**
+ * `GET [type]/{id}` in one round trip (pipeline/one-trip.ts): the same decision, statement and
+ * AuditEvent as the full path, for a type whose read has no per-type work (no attachments to
+ * sign, no rendering). Undefined whenever the full path must answer: no cached role, a decision
+ * that is not a plain grant, or no current version (its 404 or 410 is refused and audited there).
+ */
+export async function readInOneTrip(deps: FhirDeps, access: AccessContext, req: FhirRequest, def: ResourceDefinition): Promise<FhirResult | undefined> {
+  const raw = req.params.id;
+  if (def.rowStore || def.storesAttachments || !raw || !isUuid(raw)) return undefined;
+  const id = raw.toLowerCase();
+  const compartment = compartmentFor(access, [{ type: def.type, interaction: 'read' }]);
+  const t = def.table;
+  const rows = await oneTrip<ReadRow>(deps.db, access, compartment, (membership) => {
+    const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, def.type, 'read');
+    if (!decision.allowed || decision.constraints || decision.compartmentPatientId !== compartment) return undefined;
+    const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'read'), resourceId: id, roleName: membership.role });
+    const row = `(select %s from ${t} where id = '${id}')`;
+    return {
+      statement: `select id, version_id, last_updated, deleted, resource::text as resource from ${t} where id = '${id}'`,
+      audit: auditInsertWhenSql(auditRecord(facts), `exists (select 1 from ${t} where id = '${id}' and not deleted)`, {
+        entity_version: row.replace('%s', 'version_id::text'),
+        ...(hasPatientColumn(def) ? { patient_id: row.replace('%s', 'patient_id') } : {}),
+      }),
+    };
+  });
+  const v = rows?.[0];
+  if (!v || v.deleted) return undefined;
+  const headers = resourceHeaders(def.type, { id: v.id, versionId: v.version_id, lastUpdated: new Date(v.last_updated).toISOString(), deleted: false, resource: v.resource, patientId: null }, deps.cfg.fhirBaseUrl);
+  const inm = req.headers['if-none-match'];
+  if (typeof inm === 'string' && inm.replace(/^W\//, '') === `"${v.version_id}"`) return { status: 304, headers };
+  return { status: 200, body: v.resource, headers };
+}

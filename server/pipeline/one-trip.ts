@@ -1,0 +1,49 @@
+import type { Knex } from 'knex';
+import type pg from 'pg';
+import type { AccessContext, Membership } from '../auth/access-context';
+import { currentRequest } from '../http/request-context';
+import { cachedMembership, checkedBeginSql, forgetMembership } from '../tenancy/with-clinic';
+
+/** A request that fits in one message: its statement and the audit row that records it. */
+export interface OneTripPlan {
+  /** The statement whose rows answer the request (literal values only: simple protocol). */
+  statement: string;
+  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertWhenSql). */
+  audit: string;
+}
+
+interface KnexPool {
+  client: { acquireConnection(): Promise<pg.ClientBase>; releaseConnection(conn: pg.ClientBase): Promise<unknown> };
+}
+
+/**
+ * The audited pipeline in ONE round trip, for a read whose decision the cached role already gives:
+ * `BEGIN; app_begin_checked(...); statement; audit insert; COMMIT` travel as one message, so the
+ * audit row commits with the data it records. Answers the statement's rows, or undefined when the
+ * full path must run instead: no cached role, a decision `plan` declines, or any error (the
+ * database refused the cached role as stale, a revoked token, a failed audit insert...), after
+ * which the full path decides, refuses and audits exactly as it always does. Nothing was
+ * committed then: the error aborted the message's transaction before its COMMIT.
+ */
+export async function oneTrip<T>(
+  db: Knex, access: AccessContext, compartmentPatientId: string | undefined, plan: (m: Membership) => OneTripPlan | undefined,
+): Promise<T[] | undefined> {
+  const membership = cachedMembership(access.clinicId, access.userId);
+  if (!membership?.stamp) return undefined;
+  const p = plan(membership);
+  if (!p) return undefined;
+  const jti = access.revocable && access.tokenId ? access.tokenId : null;
+  const { client } = db as unknown as KnexPool;
+  const conn = await client.acquireConnection();
+  try {
+    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${p.audit}; COMMIT`) as unknown as pg.QueryResult[];
+    return results[2].rows as T[];
+  } catch (err) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    if ((err as { code?: string }).code === 'CF001') forgetMembership(access.clinicId, access.userId);
+    else currentRequest()?.log.debug({ code: (err as { code?: string }).code }, 'one-round-trip read fell back to the full path');
+    return undefined;
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}

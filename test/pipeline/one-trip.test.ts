@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import pg from 'pg';
+import { auditEvents } from '../helpers/audit';
+import { appointmentBody, created, newPatient } from '../helpers/resources';
+import { actor, admin, api } from '../helpers/server';
+
+/** The messages the server's runtime pool sends while `f` runs. */
+async function sent(f: () => Promise<unknown>): Promise<string[]> {
+  const out: string[] = [];
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const q = args[0] as string | { text: string };
+    if (this.user === 'fhir_runtime') out.push(typeof q === 'string' ? q : q.text);
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  try { await f(); } finally { pg.Client.prototype.query = original; }
+  return out;
+}
+
+describe('A read in one round trip: the cached role is a guess the database checks', () => {
+  let doctor: Awaited<ReturnType<typeof actor>>;
+  let patientId: string;
+
+  before(async () => {
+    doctor = await actor('doctor');
+    patientId = await newPatient(doctor.auth, 'Onetrip');
+  });
+
+  const read = async (id = patientId, who = doctor) => (await api()).get(`/fhir/Patient/${id}`).set(who.auth);
+  const readsOf = (id: string) => auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'read', entity_id: id }));
+
+  it('sends BEGIN, the checked context, the statement, its AuditEvent and COMMIT as one message, and records the version and patient', async () => {
+    await read(); // the caller's role is cached by now
+    const before = (await readsOf(patientId)).length;
+    let res: Awaited<ReturnType<typeof read>> | undefined;
+    const messages = await sent(async () => { res = await read(); });
+    expect(res?.status).to.equal(200);
+    expect(res?.body.id).to.equal(patientId);
+    expect(messages).to.have.length(1);
+    expect(messages[0]).to.match(/^BEGIN; select app_begin_checked\(.*; select .* from patient where id = .*; insert into audit_event .*; COMMIT$/s);
+    const events = await readsOf(patientId);
+    expect(events).to.have.length(before + 1);
+    const last = events[events.length - 1];
+    expect(last.outcome).to.equal('0');
+    expect((last.entity ?? []).map((e) => e.what?.reference)).to.include.members([`Patient/${patientId}/_history/1`, `Patient/${patientId}`]);
+  });
+
+  it('a read of another compartment type records the patient the row belongs to', async () => {
+    const appointment = await created(doctor.auth, 'Appointment', appointmentBody(patientId));
+    await (await api()).get(`/fhir/Appointment/${appointment}`).set(doctor.auth);
+    const messages = await sent(async () => expect((await (await api()).get(`/fhir/Appointment/${appointment}`).set(doctor.auth)).status).to.equal(200));
+    expect(messages).to.have.length(1);
+    const [row] = await (await admin())('audit_event').where({ entity_type: 'Appointment', entity_id: appointment, subtype: 'read' }).orderBy('last_updated', 'desc').limit(1);
+    expect(row.patient_id).to.equal(patientId);
+  });
+
+  it('a role changed since it was cached is refused by the database, and the full path decides with the new role: 403, audited once', async () => {
+    await read();
+    const db = await admin();
+    const [role] = await db('role').where({ clinic_id: doctor.clinic, name: 'doctor' }).select('id', 'permissions');
+    const without = JSON.parse(JSON.stringify(role.permissions));
+    without.clinical.patients.view = false;
+    await db('role').where({ id: role.id }).update({ permissions: without });
+    try {
+      const refusalsBefore = (await auditEvents((q) => q.where({ user_id: doctor.user, outcome: '4', subtype: 'read' }))).length;
+      const res = await read();
+      expect(res.status).to.equal(403);
+      expect(await auditEvents((q) => q.where({ user_id: doctor.user, outcome: '4', subtype: 'read' }))).to.have.length(refusalsBefore + 1);
+    } finally {
+      await db('role').where({ id: role.id }).update({ permissions: role.permissions });
+    }
+    expect((await read()).status).to.equal(200);
+  });
+
+  it('a membership disabled since it was cached gets 403 at once', async () => {
+    const nurse = await actor('nurse', 'user/*.cruds', doctor.clinic);
+    expect((await read(patientId, nurse)).status).to.equal(200);
+    const db = await admin();
+    await db('membership').where({ clinic_id: doctor.clinic, user_id: nurse.user }).update({ disabled: true });
+    try {
+      expect((await read(patientId, nurse)).status).to.equal(403);
+    } finally {
+      await db('membership').where({ clinic_id: doctor.clinic, user_id: nurse.user }).update({ disabled: false });
+    }
+  });
+
+  it('a token revoked since the role was cached gets 401 and its refusal is audited', async () => {
+    const nurse = await actor('nurse', 'user/*.cruds', doctor.clinic);
+    expect((await read(patientId, nurse)).status).to.equal(200);
+    const jti = JSON.parse(Buffer.from(nurse.token.split('.')[1], 'base64url').toString()).jti as string;
+    await (await admin())('oauth_revoked_token').insert({ jti, expires_at: new Date(Date.now() + 3_600_000) });
+    const res = await read(patientId, nurse);
+    expect(res.status).to.equal(401);
+    expect(await auditEvents((q) => q.where({ user_id: nurse.user, outcome_desc: 'token refused: token revoked' }))).to.have.length(1);
+  });
+
+  it('an unknown or deleted id is answered by the full path: 404 or 410 with exactly one refusal and no success recorded', async () => {
+    await read();
+    const missing = '0f0e0d0c-0b0a-4000-8000-000000000abc';
+    const res = await read(missing);
+    expect(res.status).to.equal(404);
+    const events = await auditEvents((q) => q.where({ user_id: doctor.user, entity_id: missing }));
+    expect(events.map((e) => e.outcome)).to.deep.equal(['4']);
+    const gone = await newPatient(doctor.auth, 'Gone');
+    expect((await (await api()).delete(`/fhir/Patient/${gone}`).set(doctor.auth)).status).to.be.oneOf([200, 204]);
+    expect((await read(gone)).status).to.equal(410);
+    const reads = await auditEvents((q) => q.where({ user_id: doctor.user, entity_id: gone, subtype: 'read' }));
+    expect(reads.map((e) => e.outcome)).to.deep.equal(['4']);
+  });
+});
