@@ -3,7 +3,7 @@ import { openDatabase } from '../db';
 import { startServer, type RunningServer } from './boot';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
-import { logger } from './http/logger';
+import { flushLogs, logger } from './http/logger';
 import { loadOAuthSecrets } from './oauth/shared-secrets';
 import { loadKeyRing } from './oauth/signing-keys';
 import { persistentSecret } from './secrets';
@@ -31,6 +31,7 @@ export async function startWorker(cfg: Config): Promise<RunningServer> {
   const index = Number(process.env[INDEX_ENV]);
   const running = await startServer(cfg, { prepared: true, background: index === 1 });
   log.info({ worker: index, pid: process.pid }, 'worker ready');
+  flushLogs();
   process.send?.({ type: 'ready' } satisfies WorkerMessage);
   // A primary killed without a chance to stop its workers closes the IPC channel.
   process.once('disconnect', () => { void running.close().finally(() => process.exit(0)); });

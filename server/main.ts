@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config';
-import { logger } from './http/logger';
+import { flushLogs, logger } from './http/logger';
 import { startServer } from './boot';
 import { startPrimary, startWorker } from './cluster';
 
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const running = cluster.isWorker ? await startWorker(cfg) : cfg.workers > 1 ? await startPrimary(cfg) : await startServer(cfg);
   if (cluster.isPrimary) {
     logger.info({ url: `${cfg.fhirBaseUrl}`, ms: Date.now() - started, workers: cfg.workers, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded', documents: cfg.documents.endpoint ? 'S3_ENDPOINT' : 'embedded' }, 'FHIR server ready');
+    flushLogs();
     printWelcome(cfg, Date.now() - started);
   }
   let stopping = false;
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, pid: process.pid }, 'shutting down');
+    flushLogs();
     await running.close().catch((err) => logger.error({ err }, 'shutdown failed'));
     process.exit(0);
   };

@@ -4,14 +4,26 @@
  * server's database work with nothing else around it.
  */
 import crypto from 'node:crypto';
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { statementName } from '../../db/knex-client';
 import type { AuditFacts } from '../../server/audit/record';
 import { auditRecord } from '../../server/audit/record';
 import { auditInsertSql, auditInsertWhenSql, withRequestFacts } from '../../server/audit/writer';
 import { sqlLiteral } from '../../db/literal';
-import { stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
+import { Repository, stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
+import { defaultRoles } from '../../server/auth/permissions';
+import type { AccessContext } from '../../server/auth/access-context';
+import { logger } from '../../server/http/logger';
+import { runWithRequest } from '../../server/http/request-context';
+import { parseScopes } from '../../server/auth/scopes';
+import '../../server/fhir/resources';
+import { planSearch } from '../../server/fhir/handlers/search';
+import type { FhirDeps } from '../../server/fhir/interaction';
+import { oneTripSearch } from '../../server/fhir/one-trip-search';
+import type { FhirRequest } from '../../server/fhir/request';
+import { AppointmentDefinition } from '../../server/fhir/resources/appointment';
 import { PatientDefinition } from '../../server/fhir/resources/patient';
+import type { ResourceDefinition } from '../../server/fhir/resources/types';
 import { beginSql, checkedBeginSql } from '../../server/tenancy/with-clinic';
 
 /** The part of a pg client a plan uses (a recorder in the test). */
@@ -60,39 +72,55 @@ export function readPatientFloor(actor: () => FloorActor, patientId: () => strin
   return async (c) => {
     const who = actor();
     const id = patientId();
-    if (!who.stamp) {
-      const res = await c.query(`select (app_begin(${sqlLiteral(who.clinicId)}::uuid, ${sqlLiteral(who.userId)}::uuid, null::uuid, ${sqlLiteral(who.tokenId)})->>'stamp') as stamp`) as { rows: Array<{ stamp: string }> };
-      who.stamp = res.rows[0].stamp;
-    }
+    await ensureStamp(c, who);
     const facts = withRequestFacts({ interaction: 'read', action: 'R', outcome: '0', clinicId: who.clinicId, userId: who.userId, roleName: who.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), resourceType: 'Patient', resourceId: id });
     const row = `(select %s from patient where id = '${id}')`;
-    await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp)}; select id, version_id, last_updated, deleted, resource::text as resource from patient where id = '${id}'; ${
+    await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; select id, version_id, last_updated, deleted, resource::text as resource from patient where id = '${id}'; ${
       auditInsertWhenSql(auditRecord(facts), `exists (select 1 from patient where id = '${id}' and not deleted)`, { entity_version: row.replace('%s', 'version_id::text') })}; COMMIT`);
   };
+}
+
+/** What the server knows of a floor actor when it plans a search: a user token with every verb, the role's default tree. */
+function floorAccess(who: FloorActor): AccessContext {
+  return { clinicId: who.clinicId, userId: who.userId, tokenId: who.tokenId, revocable: true, scopes: parseScopes('user/*.cruds').resource, scopeText: 'user/*.cruds' };
+}
+
+const FLOOR_DEPS = { db: sqlBuilder, cfg: { fhirBaseUrl: 'http://127.0.0.1/fhir' }, pageSecret: 'floor' } as unknown as FhirDeps;
+
+/** A search page in ONE round trip, as the server sends it once the caller's role is cached (fhir/one-trip-search.ts). */
+function searchInOneTripFloor(c: SqlClient, who: FloorActor, def: ResourceDefinition, query: Array<[string, string]>): Promise<unknown> {
+  const access = floorAccess(who);
+  const req: FhirRequest = { method: 'GET', params: { type: def.type }, query, headers: {}, body: '' };
+  const plan = planSearch(FLOOR_DEPS, def, access, req, undefined);
+  const repo = new Repository(def, sqlBuilder as unknown as Knex.Transaction, { fhirBase: FLOOR_DEPS.cfg.fhirBaseUrl });
+  const membership = { role: who.role, permissions: defaultRoles()[who.role], stamp: who.stamp };
+  // As inside a request: its id and source address reach the AuditEvent.
+  const trip = runWithRequest({ requestId: crypto.randomUUID(), method: 'GET', path: `/fhir/${def.type}`, sourceIp: '127.0.0.1', log: logger },
+    () => oneTripSearch(FLOOR_DEPS, def, access, req, plan, membership, undefined, repo));
+  if (!trip) throw new Error(`the ${who.role} role does not plainly grant ${def.type} search`);
+  return c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; ${trip.statement}; COMMIT`);
+}
+
+/** The role's stamp the server checks a cached role against (looked up once per actor). */
+async function ensureStamp(c: SqlClient, who: FloorActor): Promise<void> {
+  if (who.stamp) return;
+  const res = await c.query(`select (app_begin(${sqlLiteral(who.clinicId)}::uuid, ${sqlLiteral(who.userId)}::uuid, null::uuid, ${sqlLiteral(who.tokenId)})->>'stamp') as stamp`) as { rows: Array<{ stamp: string }> };
+  who.stamp = res.rows[0].stamp;
 }
 
 export function searchFamilyFloor(actor: () => FloorActor, family: () => string): FloorPlan {
   return async (c) => {
     const who = actor();
-    const f = family();
-    await request(c, who,
-      () => {
-        const v = f.toLowerCase();
-        return exec(c, `select ${COLUMNS('patient', 'id as patient_id')} from "patient" where "patient"."deleted" = $1 and patient.id in (select i.id from patient i where not i.deleted and i.id in (select id from patient_search where param = $2 and ((value >= $3 and value < $4 and starts_with(value, $5)))) order by i.last_updated desc, i.id asc limit $6) order by "last_updated" desc, "id" asc limit $7`,
-          [false, 'family', v, `${v}\u{10FFFF}`, v, 21, 21]);
-      },
-      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Patient', query: `family=${f}&_count=20`, patientIds }));
+    await ensureStamp(c, who);
+    await searchInOneTripFloor(c, who, PatientDefinition, [['family', family()], ['_count', '20']]);
   };
 }
 
 export function appointmentSearchFloor(actor: () => FloorActor, patientId: () => string, range: { from: string; to: string }): FloorPlan {
   return async (c) => {
     const who = actor();
-    const id = patientId();
-    await request(c, who,
-      () => exec(c, `select ${COLUMNS('appointment', 'patient_id')} from "appointment" where "appointment"."deleted" = $1 and appointment.id in (select id from appointment_search where param = $2 and value = any($3::text[])) and (sp_date_hi > $4) and (sp_date_lo < $5) order by "last_updated" desc, "id" asc limit $6`,
-        [false, 'patient', [`Patient/${id}`], new Date(range.from), new Date(range.to), 21]),
-      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'Appointment', query: `patient=${id}&date=ge${range.from}&date=lt${range.to}`, patientIds }));
+    await ensureStamp(c, who);
+    await searchInOneTripFloor(c, who, AppointmentDefinition, [['patient', patientId()], ['date', `ge${range.from}`], ['date', `lt${range.to}`]]);
   };
 }
 

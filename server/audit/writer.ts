@@ -23,6 +23,12 @@ type AuditColumn = (typeof AUDIT_COLUMNS)[number];
  * records succeeded), some columns computed in SQL from what the statement beside it read (the
  * version read, the row's patient): for a request sent in one round trip.
  */
+export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditColumn, string>>): string {
+  return literals(r, computed);
+}
+
+export const AUDIT_COLUMN_LIST = COLUMN_LIST;
+
 export function auditInsertWhenSql(r: AuditRecord, when: string, computed: Partial<Record<AuditColumn, string>>): string {
   if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
   return `insert into audit_event (${COLUMN_LIST}) select ${literals(r, computed)} where ${when}`;

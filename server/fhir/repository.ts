@@ -134,6 +134,16 @@ export class Repository {
       [patientId, `${this.def.type}/`]);
   }
 
+  /** A search query with the select list of a version row: built here, run elsewhere (one round trip). */
+  withVersionColumns(q: Knex.QueryBuilder): Knex.QueryBuilder {
+    return q.clone().select(this.trx.raw(this.columns().join(', ')));
+  }
+
+  /** Stored versions of rows selected with withVersionColumns. */
+  versionsOf(rows: readonly Record<string, unknown>[]): StoredVersion[] {
+    return rows.map((r) => this.version(r as unknown as Row));
+  }
+
   async runSearch(q: Knex.QueryBuilder): Promise<StoredVersion[]> {
     const rows = await this.rows<Row>(q.clone().select(this.trx.raw(this.columns().join(', '))));
     return rows.map((r) => this.version(r));

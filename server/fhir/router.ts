@@ -3,6 +3,7 @@ import type { AccessContext } from '../auth/access-context';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
 import { readInOneTrip } from './one-trip-read';
+import { searchInOneTrip } from './one-trip-search';
 import { fromExpress } from './request';
 import { RESOURCE_DEFINITIONS } from './resources';
 import { definitionFor, FHIR_ROUTES, type FhirRoute } from './routes';
@@ -24,8 +25,9 @@ export function fhirRouter(deps: FhirDeps): Router {
     const def = definitionFor(req.params.type as string, r.interaction);
     const access = req.access as AccessContext;
     const fr = fromExpress(req);
-    // A plain read goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
-    const fast = r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def) : undefined;
+    // A plain read or search page goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
+    const fast = r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def)
+      : r.interaction === 'search' && r.method === 'GET' ? await searchInOneTrip(deps, access, fr, def) : undefined;
     send(res, fast ?? await runInteraction(deps, access, fr, def, r.interaction, r.handler));
   };
   // batch and transaction Bundles are posted to the base itself.

@@ -17,3 +17,8 @@ export const logger = pino({
   redact: ['req.headers.authorization', 'headers.authorization'],
 }, destination);
 export type Logger = pino.Logger;
+
+/** Writes buffered log lines now: after a line operators wait for (ready, shutting down). */
+export function flushLogs(): void {
+  try { destination.flushSync(); } catch { /* the asynchronous write already in flight carries them */ }
+}

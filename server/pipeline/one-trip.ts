@@ -8,8 +8,8 @@ import { cachedMembership, checkedBeginSql, forgetMembership } from '../tenancy/
 export interface OneTripPlan {
   /** The statement whose rows answer the request (literal values only: simple protocol). */
   statement: string;
-  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertWhenSql). */
-  audit: string;
+  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertWhenSql); none when the statement writes it itself. */
+  audit?: string;
 }
 
 interface KnexPool {
@@ -36,7 +36,7 @@ export async function oneTrip<T>(
   const { client } = db as unknown as KnexPool;
   const conn = await client.acquireConnection();
   try {
-    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${p.audit}; COMMIT`) as unknown as pg.QueryResult[];
+    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${p.audit ? `${p.audit}; ` : ''}COMMIT`) as unknown as pg.QueryResult[];
     return results[2].rows as T[];
   } catch (err) {
     await conn.query('ROLLBACK').catch(() => undefined);

@@ -107,4 +107,38 @@ describe('A read in one round trip: the cached role is a guess the database chec
     const reads = await auditEvents((q) => q.where({ user_id: doctor.user, entity_id: gone, subtype: 'read' }));
     expect(reads.map((e) => e.outcome)).to.deep.equal(['4']);
   });
+
+  it('a search page travels in one message whose AuditEvent names every patient the page shows, findable by each of them', async () => {
+    const a = await newPatient(doctor.auth, 'Tripsearch');
+    const b = await newPatient(doctor.auth, 'Tripsearch');
+    await (await api()).get('/fhir/Patient?family=nobody-here').set(doctor.auth);
+    let res: Awaited<ReturnType<typeof read>> | undefined;
+    const messages = await sent(async () => { res = await (await api()).get('/fhir/Patient?family=Tripsearch&_count=1').set(doctor.auth); });
+    expect(res?.status).to.equal(200);
+    expect(messages).to.have.length(1);
+    expect(res?.body.entry).to.have.length(1);
+    expect(res?.body.link.map((l: { relation: string }) => l.relation)).to.include('next');
+    const shown = res?.body.entry[0].resource.id as string;
+    const [event] = await auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'search-type', query: 'family=Tripsearch&_count=1' }));
+    expect(event.outcome).to.equal('0');
+    expect((event.entity ?? []).filter((e) => e.role?.code === '1').map((e) => e.what?.reference)).to.deep.equal([`Patient/${shown}`]);
+    // The next page, then both on one page: an event about two patients is found by each (audit_event_patient).
+    const both = await sent(async () => expect((await (await api()).get('/fhir/Patient?family=Tripsearch').set(doctor.auth)).body.entry).to.have.length(2));
+    expect(both).to.have.length(1);
+    const officer = await actor('compliance-officer', 'user/AuditEvent.rs', doctor.clinic);
+    for (const p of [a, b]) {
+      const trail = await (await api()).get(`/fhir/AuditEvent?patient=${p}&subtype=search-type`).set(officer.auth);
+      const queries = (trail.body.entry ?? []).map((e: { resource: { entity: Array<{ query?: string }> } }) =>
+        Buffer.from(e.resource.entity.find((x) => x.query)?.query ?? '', 'base64').toString());
+      expect(queries, p).to.include('family=Tripsearch');
+    }
+  });
+
+  it('a search with a bad parameter is refused by the full path: 400 and one refusal recorded', async () => {
+    await read();
+    const before = (await auditEvents((q) => q.where({ user_id: doctor.user, outcome: '4', subtype: 'search-type' }))).length;
+    const res = await (await api()).get('/fhir/Patient?birthdate=not-a-date').set(doctor.auth);
+    expect(res.status).to.equal(400);
+    expect(await auditEvents((q) => q.where({ user_id: doctor.user, outcome: '4', subtype: 'search-type' }))).to.have.length(before + 1);
+  });
 });
