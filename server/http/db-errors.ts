@@ -30,7 +30,8 @@ export const DB_RETRY_AFTER_SECONDS = 1;
 const UNAVAILABLE_SQLSTATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03']);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 // Raised by pg and knex without a code: a connection lost mid-query, or no connection free in time.
-const UNAVAILABLE_MESSAGES = /^(Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection)|Connection terminated unexpectedly/;
+// knex may prefix the statement, so the phrase is looked for anywhere.
+const UNAVAILABLE_MESSAGES = /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|Connection ended unexpectedly/;
 
 function isUnavailable(err: object): boolean {
   const { code, message, syscall, errors } = err as { code?: unknown; message?: unknown; syscall?: unknown; errors?: unknown };
