@@ -16,6 +16,8 @@ import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { refuseHostileBody, refuseHostileRequest } from './fhir/hostile-input';
 import { logger } from './http/logger';
+import { observeRequest } from './ops/metrics';
+import { Readiness } from './ops/readiness';
 import { runWithRequest } from './http/request-context';
 import { mountOAuth } from './oauth/mount';
 import type { OAuthSecrets } from './oauth/shared-secrets';
@@ -31,11 +33,23 @@ export interface AppDeps {
   pageSecret: string;
   /** Document storage; without it document uploads answer 503 and attachments read as unavailable. */
   documents?: DocumentService;
+  /** Draining and dependency checks behind /readyz; by default the database and the document store. */
+  readiness?: Readiness;
+}
+
+/** What /readyz checks: a statement through the runtime pool, and the document store. */
+export function defaultReadiness(db: Knex, documents?: DocumentService): Readiness {
+  return new Readiness([
+    { name: 'database', check: async () => { await db.raw('select 1'); return true; } },
+    { name: 'documents', check: async () => documents !== undefined && await documents.available() },
+  ]);
 }
 
 /** Builds the Express app from its parts. No I/O here: tests build it around their own database. */
 export function createApp(deps: AppDeps): Express {
   const { cfg, db } = deps;
+  const readiness = deps.readiness ?? defaultReadiness(db, deps.documents);
+  const knownTypes = new Set([...RESOURCE_DEFINITIONS.map((d) => d.type), 'Binary']);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
@@ -46,12 +60,22 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader('X-Request-Id', requestId);
     const log = logger.child({ requestId });
     const started = process.hrtime.bigint();
-    res.on('finish', () => log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
+    // A draining node answers what it has and closes the connection, so keep-alive clients reconnect elsewhere.
+    if (readiness.isDraining) res.setHeader('Connection', 'close');
+    res.on('finish', () => {
+      const path = req.originalUrl.split('?')[0];
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path, status: res.statusCode, ms }, 'request');
+      observeRequest({ method: req.method, path, status: res.statusCode, seconds: ms / 1e3 }, knownTypes);
+    });
     runWithRequest({ requestId, method: req.method, path: req.path, sourceIp: req.ip, userAgent: req.headers['user-agent'], log }, next);
   });
 
   app.get('/.well-known/jwks.json', (_req, res) => { res.json(jwks(deps.keys.all())); });
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
+  app.get('/readyz', (_req, res, next) => {
+    readiness.report().then((r) => { res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', failed: r.failed }); }, next);
+  });
 
   const capability = JSON.stringify(capabilityStatement(cfg));
   app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });

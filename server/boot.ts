@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ensureAuditPartitions, openDatabase, type Database } from '../db';
-import { createApp } from './app';
+import { createApp, defaultReadiness } from './app';
 import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
@@ -11,6 +11,9 @@ import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
 import { loadOAuthSecrets, type OAuthSecrets } from './oauth/shared-secrets';
 import { type KeyRing, loadKeyRing } from './oauth/signing-keys';
+import { watchPool, type PoolLike } from './ops/metrics';
+import { serveMetrics, type MetricsServer } from './ops/metrics-server';
+import type { Readiness } from './ops/readiness';
 import { persistentSecret } from './secrets';
 
 export interface RunningServer {
@@ -24,6 +27,14 @@ export interface RunningServer {
   documents: DocumentService;
   server: http.Server;
   url: string;
+  /** /readyz's state; close() marks it draining first. */
+  readiness: Readiness;
+  /** The separate /metrics listener, when METRICS_PORT is set (and this process serves it). */
+  metrics?: MetricsServer;
+  /**
+   * Stops accepting, reports not ready, lets in-flight requests finish within SHUTDOWN_GRACE_MS,
+   * then cuts what is left and closes the store and the database.
+   */
   close(): Promise<void>;
 }
 
@@ -33,13 +44,16 @@ export interface StartOptions {
   prepared?: boolean;
   /** Runs the once-per-deployment timers: OAuth pruning, audit partitions, the document sweeper. */
   background?: boolean;
+  /** Serves METRICS_PORT itself (a cluster's workers leave it to the primary). */
+  serveMetrics?: boolean;
 }
 
 /** config -> database (migrate, provision, check) -> document store -> keys -> validators -> listen. */
-export async function startServer(cfg: Config, { prepared = false, background = true }: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(cfg: Config, { prepared = false, background = true, serveMetrics: servesMetrics = true }: StartOptions = {}): Promise<RunningServer> {
   logger.level = cfg.logLevel;
   const db = await openDatabase(cfg, { prepare: !prepared });
   let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     docs = await openDocuments(cfg, db.runtime, { sweeper: background });
     const documents = docs.service;
@@ -47,7 +61,9 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     const oauthSecrets = await loadOAuthSecrets(db.runtime);
     const pageSecret = cfg.pageSecret ?? persistentSecret(cfg.dataDir, 'page-secret');
     warmUpValidators();
-    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents });
+    const readiness = defaultReadiness(db.runtime, documents);
+    watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
+    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness });
     // Another node may rotate keys; expired OAuth artifacts are pruned; audit partitions are made ahead.
     const timers = [
       setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
@@ -65,19 +81,41 @@ export async function startServer(cfg: Config, { prepared = false, background = 
       server.listen(cfg.port, cfg.host, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
+    if (cfg.metrics && servesMetrics) metrics = await serveMetrics(cfg.metrics);
     return {
-      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server,
+      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server, readiness, metrics,
       url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`,
       close: async () => {
+        readiness.drain();
         for (const t of timers) clearInterval(t);
-        await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+        await drain(server, cfg.shutdownGraceMs);
+        await metrics?.close();
         await docs?.close();
         await db.close();
       },
     };
   } catch (err) {
+    await metrics?.close().catch(() => undefined);
     await docs?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** Stops accepting and waits for in-flight requests, closing connections as they fall idle; cuts the rest after `graceMs`. */
+async function drain(server: http.Server, graceMs: number): Promise<void> {
+  const started = Date.now();
+  let cut = false;
+  const closed = new Promise<void>((resolve) => { server.close(() => resolve()); });
+  // A keep-alive socket between requests holds nothing in flight: closed as soon as it is idle.
+  server.closeIdleConnections();
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = setTimeout(() => { cut = true; server.closeAllConnections(); }, graceMs);
+  try {
+    await closed;
+  } finally {
+    clearInterval(idle);
+    clearTimeout(deadline);
+  }
+  logger.info({ ms: Date.now() - started, cut }, cut ? 'drain limit reached: remaining connections cut' : 'in-flight requests drained');
 }

@@ -4,6 +4,7 @@ import { startServer, type RunningServer } from './boot';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import { flushLogs, logger } from './http/logger';
+import { serveMetrics, type MetricsServer } from './ops/metrics-server';
 import { loadOAuthSecrets } from './oauth/shared-secrets';
 import { loadKeyRing } from './oauth/signing-keys';
 import { persistentSecret } from './secrets';
@@ -15,7 +16,8 @@ import { persistentSecret } from './secrets';
  */
 
 const INDEX_ENV = 'FHIR_WORKER_INDEX';
-const STOP_GRACE_MS = 10_000;
+/** Past a worker's own drain limit (SHUTDOWN_GRACE_MS), how long the primary waits before killing it. */
+const STOP_MARGIN_MS = 5_000;
 const log = logger.child({ component: 'cluster' });
 
 export interface RunningPrimary {
@@ -29,7 +31,7 @@ type WorkerMessage = { type: 'ready' };
 /** The worker side: serve, tell the primary, and leave when the primary goes. */
 export async function startWorker(cfg: Config): Promise<RunningServer> {
   const index = Number(process.env[INDEX_ENV]);
-  const running = await startServer(cfg, { prepared: true, background: index === 1 });
+  const running = await startServer(cfg, { prepared: true, background: index === 1, serveMetrics: false });
   log.info({ worker: index, pid: process.pid }, 'worker ready');
   flushLogs();
   process.send?.({ type: 'ready' } satisfies WorkerMessage);
@@ -62,6 +64,8 @@ export async function startPrimary(cfg: Config): Promise<RunningPrimary> {
 
   const workers = new Map<number, Worker>();
   let stopping = false;
+  // The workers' metrics, gathered over IPC and summed, on the primary's METRICS_PORT.
+  let metrics: MetricsServer | undefined;
   const fork = (index: number): Promise<void> => new Promise((resolve, reject) => {
     const w = cluster.fork({ ...shared, [INDEX_ENV]: String(index) });
     workers.set(index, w);
@@ -84,16 +88,18 @@ export async function startPrimary(cfg: Config): Promise<RunningPrimary> {
     stopping = true;
     const exits = [...workers.values()].map((w) => new Promise<void>((resolve) => {
       if (w.isDead()) { resolve(); return; }
-      const kill = setTimeout(() => w.process.kill('SIGKILL'), STOP_GRACE_MS);
+      const kill = setTimeout(() => w.process.kill('SIGKILL'), cfg.shutdownGraceMs + STOP_MARGIN_MS);
       w.once('exit', () => { clearTimeout(kill); resolve(); });
       w.process.kill('SIGTERM');
     }));
     await Promise.all(exits);
+    await metrics?.close();
     await docs?.close();
     await db.close();
   };
 
   try {
+    if (cfg.metrics) metrics = await serveMetrics({ ...cfg.metrics, cluster: true });
     await Promise.all(Array.from({ length: cfg.workers }, (_, i) => fork(i + 1)));
   } catch (err) {
     await close();

@@ -30,6 +30,10 @@ export interface Config {
   pageSecret?: string;
   oauth: OAuthSettings;
   documents: DocumentSettings;
+  /** On SIGTERM, how long in-flight requests and uploads may run before their connections are cut (ms). */
+  shutdownGraceMs: number;
+  /** Prometheus `/metrics` on its own port; unset: not served at all. */
+  metrics?: { host: string; port: number };
 }
 
 /** Where document bytes live (see README, "Documents"). */
@@ -144,6 +148,18 @@ function documentSettings(env: Env): DocumentSettings {
   };
 }
 
+/** METRICS_PORT opens /metrics on a port of its own, loopback unless METRICS_HOST says otherwise. */
+function metricsSettings(env: Env, publicPort: number): Config['metrics'] {
+  const host = env.METRICS_HOST || '127.0.0.1';
+  if (env.METRICS_PORT === undefined || env.METRICS_PORT === '') {
+    if (env.METRICS_HOST) throw new ConfigError('METRICS_HOST needs METRICS_PORT');
+    return undefined;
+  }
+  const port = int(env, 'METRICS_PORT', 0, 0, 65535);
+  if (port !== 0 && port === publicPort) throw new ConfigError(`METRICS_PORT=${port} is invalid: it must differ from PORT (metrics are never served on the public port)`);
+  return { host, port };
+}
+
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** One process per core in production; one elsewhere (development and tests). */
@@ -204,6 +220,8 @@ export function loadConfig(env: Env = process.env): Config {
       cookieSecure: bool(env, 'COOKIE_SECURE', true),
     },
     documents: documentSettings(env),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
+    metrics: metricsSettings(env, port),
   };
   const longest = Math.max(cfg.oauth.accessTokenTtl, cfg.oauth.systemTokenTtl);
   if (longest > cfg.maxTokenLifetime) {

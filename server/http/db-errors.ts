@@ -22,3 +22,34 @@ export function translateDbError(err: unknown): OperationOutcomeError | null {
     default: return null;
   }
 }
+
+/** Seconds a client is told to wait (Retry-After) when the database cannot be reached. */
+export const DB_RETRY_AFTER_SECONDS = 1;
+
+// Class 08 (connection exception) and 57P01-57P03 (the server shutting down, crashed, or starting).
+const UNAVAILABLE_SQLSTATES = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03']);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+// Raised by pg and knex without a code: a connection lost mid-query, or no connection free in time.
+// knex may prefix the statement, so the phrase is looked for anywhere.
+const UNAVAILABLE_MESSAGES = /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|Connection ended unexpectedly/;
+
+function isUnavailable(err: object): boolean {
+  const { code, message, syscall, errors } = err as { code?: unknown; message?: unknown; syscall?: unknown; errors?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code))) return true;
+  // The embedded cluster's Unix socket is gone while it restarts.
+  if (code === 'ENOENT' && syscall === 'connect') return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true;
+  // Node's connect to a name with several addresses fails with every attempt's error.
+  return Array.isArray(errors) && errors.some((e) => e && typeof e === 'object' && isUnavailable(e));
+}
+
+/**
+ * The database could not be reached (down, restarting, pool exhausted): not the client's fault, and
+ * not a bug of ours either. A 503 with Retry-After tells the client to try again; null otherwise.
+ */
+export function unavailableDbError(err: unknown): OperationOutcomeError | null {
+  if (err instanceof OperationOutcomeError || !err || typeof err !== 'object') return null;
+  if (!isUnavailable(err)) return null;
+  return new OperationOutcomeError(503, { severity: 'error', code: 'transient', diagnostics: 'The database is unavailable: retry shortly' },
+    { 'Retry-After': String(DB_RETRY_AFTER_SECONDS) });
+}

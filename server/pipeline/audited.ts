@@ -3,9 +3,10 @@ import type { SqlExecutor } from '../../db/knex-client';
 import type { AuditFacts } from '../audit/record';
 import { auditInsertSql, recordAudits, withRequestFacts } from '../audit/writer';
 import { authorize, type Decision, type FhirInteraction } from '../auth/authorize';
-import { translateDbError } from '../http/db-errors';
+import { translateDbError, unavailableDbError } from '../http/db-errors';
 import { forbidden, OperationOutcomeError } from '../http/errors';
 import { currentRequest } from '../http/request-context';
+import { countAuditWriteFailure } from '../ops/metrics';
 import type { AccessContext, Membership } from '../auth/access-context';
 import { TokenRevokedError, withClinic } from '../tenancy/with-clinic';
 
@@ -67,7 +68,10 @@ class AuditWriteFailed extends OperationOutcomeError {
 
 /** Records events after a rollback, in a transaction of their own; a failure here is logged, never hidden as success. */
 async function recordAfterRollback(db: Knex, events: AuditFacts[]): Promise<void> {
-  await recordAudits(db, events).catch((err) => currentRequest()?.log.error({ err }, 'recording a refusal in the audit trail failed'));
+  await recordAudits(db, events).catch((err) => {
+    countAuditWriteFailure('refusal');
+    currentRequest()?.log.error({ err }, 'recording a refusal in the audit trail failed');
+  });
 }
 
 export interface AuditedOptions {
@@ -97,8 +101,10 @@ export async function audited<T>(
     if (committing) {
       // The COMMIT (with its audit rows) failed: a failure of ours, recorded if the database lets us.
       currentRequest()?.log.error({ err }, 'the audited commit failed');
+      countAuditWriteFailure('commit');
       await recordAfterRollback(db, [refusalFacts(facts, err, roleName)]);
-      throw new AuditWriteFailed();
+      // The database went away mid-commit: the client may retry (503), as for any other statement.
+      throw unavailableDbError(err) ?? new AuditWriteFailed();
     }
     await recordAfterRollback(db, [...queued.filter(isRefusal), refusalFacts(facts, err, roleName)]);
     throw asRefusal(err) ?? err;

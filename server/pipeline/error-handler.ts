@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/writer';
+import { unavailableDbError } from '../http/db-errors';
 import { logger } from '../http/logger';
 import { currentRequest } from '../http/request-context';
 import { badRequest, OperationOutcomeError, tooLarge, unsupportedMediaType, refusedBeforeAudit } from '../http/errors';
@@ -26,7 +27,9 @@ function fromBodyParser(err: { type?: string; status?: number; errno?: unknown }
 /** The one place an error becomes a response: always an OperationOutcome, never a stack trace. */
 export function errorHandler(db: Knex) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const e = err instanceof OperationOutcomeError ? err : fromBodyParser(err as { type?: string });
+    const e = err instanceof OperationOutcomeError ? err : fromBodyParser(err as { type?: string }) ?? unavailableDbError(err);
+    // Only the code: a driver's message may quote the statement and its values.
+    if (e?.status === 503 && !(err instanceof OperationOutcomeError)) (currentRequest()?.log ?? logger).warn({ code: (err as { code?: unknown }).code }, 'database unavailable');
     if (!e) {
       (currentRequest()?.log ?? logger).error({ err }, 'unhandled error');
       send(res, new OperationOutcomeError(500, { severity: 'fatal', code: 'exception', diagnostics: 'Internal server error' }));
