@@ -16,6 +16,7 @@ import * as m025 from './025_no_clinic_row_locks';
 import * as m026 from './026_audit_partitions_ahead';
 import * as m027 from './027_practitioner';
 import * as m028 from './028_audit_rows';
+import * as m030 from './030_scale_out';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -38,6 +39,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['026_audit_partitions_ahead', m026],
   ['027_practitioner', m027],
   ['028_audit_rows', m028],
+  ['030_scale_out', m030],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
