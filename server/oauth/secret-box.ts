@@ -51,14 +51,11 @@ function readKeys(s: SecretKeySettings): Keys {
 
 let settings: SecretKeySettings | undefined;
 let keys: Keys | undefined;
-/** Keys this process has ever loaded: a second server in one process (tests) keeps the first's readable. */
-const everKnown = new Map<string, Buffer>();
 
 /** Loads the sealing keys (creating the key file on first start); the server and the admin CLI call it once. */
 export function useSecretKeys(s: SecretKeySettings): string {
   settings = s;
   keys = readKeys(s);
-  for (const [kid, k] of keys.known) everKnown.set(kid, k);
   return keys.currentKid;
 }
 
@@ -85,11 +82,11 @@ export const sealedWithCurrent = (stored: string): boolean => stored.startsWith(
 export function unseal(stored: string, purpose: string): string {
   if (!isSealed(stored)) return stored;
   const [, kid, iv, tag, ct] = stored.split(':');
-  let key = loaded().known.get(kid) ?? everKnown.get(kid);
+  let key = loaded().known.get(kid);
   if (!key && settings) {
     // Another process may have rotated the key file since this one started.
     useSecretKeys(settings);
-    key = everKnown.get(kid);
+    key = loaded().known.get(kid);
   }
   if (!key) throw new SecretKeyError(`a secret is sealed with key ${kid}, which this node does not have (SECRETS_KEY, SECRETS_KEY_PREVIOUS or DATA_DIR/secrets/${MASTER_KEY_FILE})`);
   const decipher = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
