@@ -25,11 +25,15 @@ const NOT_YET: Record<string, string> = {
 
 interface KeyRow { tbl: string; idx: string; cols: string[] }
 
-/** Tenant tables: Row Level Security on and a clinic_id column (partitions are judged by their parent). */
+/**
+ * Tenant tables: Row Level Security on and a clinic_id column (partitions are judged by their parent).
+ * The benchmark's comparison table (scripts/bench/naive-floor.ts, `bench_`) is no part of the schema.
+ */
 async function tenantTables(): Promise<string[]> {
   const { rows } = await (await admin()).raw(`
     select c.relname as tbl from pg_class c
      where c.relnamespace = 'public'::regnamespace and c.relrowsecurity and not c.relispartition
+       and c.relname not like 'bench\\_%'
        and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'clinic_id' and not a.attisdropped)
      order by 1`);
   return (rows as Array<{ tbl: string }>).map((r) => r.tbl);
