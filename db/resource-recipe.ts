@@ -40,7 +40,8 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
   const { table, compartment } = spec;
   const hasPatientCol = compartment === 'patient_id';
   const patientCol = hasPatientCol ? 'patient_id uuid,' : '';
-  const idIncludes = ['clinic_id', ...(hasPatientCol ? ['patient_id'] : []), 'deleted', 'last_updated'];
+  // clinic_id is a key column (not an INCLUDE) so every unique key holds the distribution column (Citus).
+  const idIncludes = [...(hasPatientCol ? ['patient_id'] : []), 'deleted', 'last_updated'];
   await knex.raw(`
     create table ${table} (
       id uuid not null,
@@ -53,7 +54,7 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
       ${spec.search.flatMap(searchColumns).map((c) => `${c},`).join('\n      ')}
       primary key (clinic_id, id)
     );
-    create unique index ${table}_id on ${table} (id) include (${idIncludes.join(', ')});
+    create unique index ${table}_id on ${table} (id, clinic_id) include (${idIncludes.join(', ')});
     create index ${table}_last_updated on ${table} (clinic_id, last_updated);
     ${hasPatientCol ? `create index ${table}_patient on ${table} (clinic_id, patient_id);` : ''}
     ${spec.search.filter((s) => s.type === 'date').map(({ name }) => {

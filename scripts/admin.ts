@@ -17,6 +17,8 @@ import { mintAccessToken } from '../server/auth/tokens';
 import { ConfigError, loadConfig } from '../server/config';
 import { PASSWORD_MIN_LENGTH } from '../server/oauth/credentials';
 import { rotateSigningKey } from '../server/oauth/signing-keys';
+import { useSecretKeys } from '../server/oauth/secret-box';
+import { rotateSecretsKey } from '../server/admin/secrets';
 
 const USAGE = `usage: npm run --silent admin -- <command> [options]
   clinic create --name NAME
@@ -38,6 +40,7 @@ const USAGE = `usage: npm run --silent admin -- <command> [options]
   client disable --client ID | client enable --client ID
   launch create --clinic ID --user ID [--patient ID] [--client ID]   (EHR launch value)
   key rotate [--propagate SECONDS]          (new signing key; old one stays published until its tokens expire)
+  secrets rotate-key                        (new sealing key for secrets at rest; re-seals every secret)
   role list --clinic ID
   role set-permissions --clinic ID --role ROLE (--json '{...}' | --file tree.json)
   token --clinic ID --user ID --scope "user/*.cruds" [--patient ID] [--fhir-user Practitioner/x] [--ttl SECONDS]
@@ -80,6 +83,7 @@ async function main(): Promise<void> {
   const admin = knexFactory({ client: 'pg', connection: conn.url, pool: { min: 0, max: 2 } });
   try {
     await migrate(conn.url);
+    useSecretKeys(cfg);
     const out = await run(cmd, opts, admin, cfg, lists);
     process.stdout.write(typeof out === 'string' ? `${out}\n` : `${JSON.stringify(out, null, 2)}\n`);
   } finally {
@@ -94,6 +98,7 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
   switch (cmd) {
     case 'clinic create': return createClinic(admin, req(opts, 'name'));
     case 'clinic list': return listClinics(admin);
+    case 'secrets rotate-key': return rotateSecretsKey(admin, cfg);
     case 'user create': {
       // Check the password before creating anyone, so a weak one leaves nothing half-made.
       if (opts.password !== undefined && opts.password.length < PASSWORD_MIN_LENGTH) throw new AdminError(`--password must be at least ${PASSWORD_MIN_LENGTH} characters`);

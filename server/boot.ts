@@ -9,12 +9,12 @@ import type { DocumentService } from './documents/service';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
+import { sealSecretsAtRest } from './oauth/sealed-secrets';
 import { loadOAuthSecrets, type OAuthSecrets } from './oauth/shared-secrets';
 import { type KeyRing, loadKeyRing } from './oauth/signing-keys';
 import { watchPool, type PoolLike } from './ops/metrics';
 import { serveMetrics, type MetricsServer } from './ops/metrics-server';
 import type { Readiness } from './ops/readiness';
-import { persistentSecret } from './secrets';
 
 export interface RunningServer {
   cfg: Config;
@@ -57,9 +57,11 @@ export async function startServer(cfg: Config, { prepared = false, background = 
   try {
     docs = await openDocuments(cfg, db.runtime, { sweeper: background });
     const documents = docs.service;
+    await sealSecretsAtRest(db.runtime, cfg, { reseal: !prepared });
     const keyRing = await loadKeyRing(db.runtime, cfg.dataDir);
     const oauthSecrets = await loadOAuthSecrets(db.runtime);
-    const pageSecret = cfg.pageSecret ?? persistentSecret(cfg.dataDir, 'page-secret');
+    // Shared through the database, so a paging link from one node works on every other.
+    const pageSecret = cfg.pageSecret ?? oauthSecrets.pageSecret;
     warmUpValidators();
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);

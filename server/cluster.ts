@@ -4,10 +4,10 @@ import { startServer, type RunningServer } from './boot';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import { flushLogs, logger } from './http/logger';
+import { sealSecretsAtRest } from './oauth/sealed-secrets';
 import { serveMetrics, type MetricsServer } from './ops/metrics-server';
 import { loadOAuthSecrets } from './oauth/shared-secrets';
 import { loadKeyRing } from './oauth/signing-keys';
-import { persistentSecret } from './secrets';
 
 /**
  * WORKERS > 1: the primary does what must happen once (migrations, the runtime login, the embedded
@@ -45,9 +45,9 @@ export async function startPrimary(cfg: Config): Promise<RunningPrimary> {
   let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
   try {
     // First-boot state the workers would otherwise race to create.
+    await sealSecretsAtRest(db.runtime, cfg);
     await loadKeyRing(db.runtime, cfg.dataDir);
     await loadOAuthSecrets(db.runtime);
-    if (!cfg.pageSecret) persistentSecret(cfg.dataDir, 'page-secret');
     // Starts the embedded store when S3_ENDPOINT is unset, and makes the bucket once.
     docs = await openDocuments(cfg, db.runtime, { sweeper: false });
   } catch (err) {

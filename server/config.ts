@@ -28,6 +28,10 @@ export interface Config {
   maxTokenLifetime: number;
   external?: { issuer: string; jwksUrl: string; audience: string };
   pageSecret?: string;
+  /** Seals secrets at rest (base64 32 bytes, from a key manager); unset: DATA_DIR/secrets/master.key. */
+  secretsKey?: string;
+  /** Keys a rotation is moving away from: read, never used to seal (comma-separated SECRETS_KEY_PREVIOUS). */
+  secretsKeysPrevious: string[];
   oauth: OAuthSettings;
   documents: DocumentSettings;
   /** On SIGTERM, how long in-flight requests and uploads may run before their connections are cut (ms). */
@@ -52,6 +56,8 @@ export interface DocumentSettings {
   linkTtl: number;
   /** Objects without a Binary row older than this are removed by the sweeper. */
   orphanAgeMinutes: number;
+  /** Server-side encryption asked of the store on every write (S3_SSE=AES256), or none. */
+  sse?: 'AES256';
 }
 
 export interface S3Endpoint { host: string; port: number; useSSL: boolean }
@@ -120,6 +126,22 @@ function s3Endpoint(env: Env, name: string): S3Endpoint | undefined {
   return { host, port: portNumber, useSSL };
 }
 
+function s3Sse(env: Env): 'AES256' | undefined {
+  const raw = env.S3_SSE;
+  if (raw === undefined || raw === '' || raw === 'off') return undefined;
+  if (raw === 'AES256') return raw;
+  throw new ConfigError(`S3_SSE=${raw} is invalid: expected AES256 or off`);
+}
+
+/** base64 (or base64url) of exactly 32 bytes. */
+function secretKey(name: string, raw: string): string {
+  const t = raw.trim();
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(t) || Buffer.from(t, /[+/=]/.test(t) ? 'base64' : 'base64url').length !== 32) {
+    throw new ConfigError(`${name} is invalid: expected 32 random bytes, base64-encoded (openssl rand -base64 32)`);
+  }
+  return t;
+}
+
 function documentSettings(env: Env): DocumentSettings {
   bool(env, 'S3_USE_SSL', true); // validated even when unused, so a typo is not silently ignored
   const endpoint = s3Endpoint(env, 'S3_ENDPOINT');
@@ -145,6 +167,7 @@ function documentSettings(env: Env): DocumentSettings {
     pathStyle: bool(env, 'S3_PATH_STYLE', true),
     linkTtl: int(env, 'DOCUMENT_LINK_TTL', 3600, 1, 3600),
     orphanAgeMinutes: int(env, 'DOCUMENT_ORPHAN_MINUTES', 60, 5, 7 * 24 * 60),
+    sse: s3Sse(env),
   };
 }
 
@@ -212,6 +235,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxTokenLifetime: int(env, 'MAX_TOKEN_LIFETIME', 86_400, 60, 7 * 86_400),
     external: extIssuer && extJwks && extAud ? { issuer: extIssuer, jwksUrl: extJwks, audience: extAud } : undefined,
     pageSecret,
+    secretsKey: env.SECRETS_KEY ? secretKey('SECRETS_KEY', env.SECRETS_KEY) : undefined,
+    secretsKeysPrevious: (env.SECRETS_KEY_PREVIOUS ?? '').split(',').filter((k) => k.trim()).map((k) => secretKey('SECRETS_KEY_PREVIOUS', k)),
     oauth: {
       accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 60, 3600),
       systemTokenTtl: int(env, 'SYSTEM_TOKEN_TTL', 300, 60, 3600),

@@ -17,6 +17,7 @@ import * as m026 from './026_audit_partitions_ahead';
 import * as m027 from './027_practitioner';
 import * as m028 from './028_audit_rows';
 import * as m029 from './029_fast_begin';
+import * as m030 from './030_scale_out';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -40,6 +41,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['027_practitioner', m027],
   ['028_audit_rows', m028],
   ['029_fast_begin', m029],
+  ['030_scale_out', m030],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

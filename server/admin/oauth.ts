@@ -7,6 +7,8 @@ import type { SigningKey } from '../auth/keys';
 import { hashPassword, newTotpSecret, otpauthUri, PASSWORD_MIN_LENGTH } from '../oauth/credentials';
 import type { ClientType } from '../oauth/clients';
 import { LAUNCH_TTL_S, newLaunchId } from '../oauth/launch';
+import { PURPOSE } from '../oauth/sealed-secrets';
+import { seal } from '../oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../oauth/signing-keys';
 import { STATIC_SCOPES, splitScopes } from '../oauth/smart-scopes';
 import { userSubject } from '../oauth/throttle';
@@ -126,8 +128,9 @@ export async function enrollMfa(admin: Knex, userId: string) {
   return asAdmin(admin, async (trx) => {
     const user = await trx('app_user').where({ id: userId }).first('id', 'email');
     need(user, `no user ${userId}`);
-    await trx('user_credential').insert({ user_id: userId, totp_secret: secret, mfa_enrolled_at: trx.fn.now() })
-      .onConflict('user_id').merge({ totp_secret: secret, totp_last_step: null, mfa_enrolled_at: trx.fn.now(), updated_at: trx.fn.now() });
+    const sealed = seal(secret, PURPOSE.totp);
+    await trx('user_credential').insert({ user_id: userId, totp_secret: sealed, mfa_enrolled_at: trx.fn.now() })
+      .onConflict('user_id').merge({ totp_secret: sealed, totp_last_step: null, mfa_enrolled_at: trx.fn.now(), updated_at: trx.fn.now() });
     return { userId, secret, otpauthUri: otpauthUri(secret, user.email as string) };
   });
 }

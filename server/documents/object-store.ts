@@ -25,6 +25,8 @@ export interface ObjectStoreConfig {
   region: string;
   pathStyle: boolean;
   linkTtlSeconds: number /* <= 3600 */;
+  /** Asks the store to encrypt each object it writes (SSE-S3); unset: the store's default. */
+  sse?: 'AES256';
 }
 
 export interface ObjectStoreOptions {
@@ -139,6 +141,7 @@ export class ObjectStore {
       this.client.putObject(this.cfg.bucket, key, checked.body, checked.size, {
         'Content-Type': checked.contentType,
         'x-amz-meta-sha1': checked.sha1Base64,
+        ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
       }),
     );
     return { size: checked.size, sha1Base64: checked.sha1Base64 };

@@ -31,7 +31,7 @@ function storeConfig(cfg: Config, at: S3Endpoint, accessKey: string, secretKey: 
   const d = cfg.documents;
   return {
     endPoint: at.host, port: at.port, useSSL: at.useSSL, accessKey, secretKey,
-    bucket: d.bucket, region: d.region, pathStyle: d.pathStyle, linkTtlSeconds: d.linkTtl,
+    bucket: d.bucket, region: d.region, pathStyle: d.pathStyle, linkTtlSeconds: d.linkTtl, sse: d.sse,
   };
 }
 

@@ -3,6 +3,8 @@ import type { Config } from '../config';
 import { asAuthServer } from './auth-db';
 import { recordAuthEventInClinics } from './audit';
 import { verifyPassword, verifyTotp } from './credentials';
+import { PURPOSE } from './sealed-secrets';
+import { unseal } from './secret-box';
 import { addressSubject, clearFailures, lockedSubjects, recordFailure, userSubject } from './throttle';
 
 export interface SignInAttempt { email: string; password: string; code: string; sourceIp: string }
@@ -51,7 +53,7 @@ export async function signIn(db: Knex, cfg: Config, a: SignInAttempt): Promise<S
     if (!passwordOk) return fail(account.password_hash ? 'wrong password' : 'no password set');
     let step: number | null = null;
     if (account.totp_secret) {
-      step = await verifyTotp(account.totp_secret, String(a.code ?? '').trim(), account.totp_last_step === null ? null : Number(account.totp_last_step));
+      step = await verifyTotp(unseal(account.totp_secret, PURPOSE.totp), String(a.code ?? '').trim(), account.totp_last_step === null ? null : Number(account.totp_last_step));
       if (step === null) return fail(a.code ? 'wrong or reused one-time code' : 'missing one-time code');
     } else if (cfg.oauth.mfaRequired) {
       return fail('MFA required but not enrolled');

@@ -6,8 +6,9 @@ import type { Knex } from 'knex';
 import { ADMIN_ROLE } from '../../db/roles';
 import type { SigningKey } from '../auth/keys';
 import { asAuthServer } from './auth-db';
+import { sealJwk, unsealJwk } from './sealed-secrets';
 
-interface KeyRow { kid: string; alg: string; private_jwk: JWK; signs_from: Date; retire_at: Date | null }
+interface KeyRow { kid: string; alg: string; private_jwk: JWK | string; signs_from: Date; retire_at: Date | null }
 
 /** Longest life of anything we sign (app access tokens, id tokens), plus clock skew. */
 export const MAX_SIGNED_LIFETIME_S = 3600 + 300;
@@ -23,7 +24,7 @@ async function toSigningKey(privateJwk: JWK): Promise<SigningKey> {
 async function newKeyRow(privateJwk?: JWK): Promise<{ kid: string; alg: string; private_jwk: string; public_jwk: string }> {
   const jwk = privateJwk ?? await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
   const key = await toSigningKey(jwk);
-  return { kid: key.kid, alg: 'ES256', private_jwk: JSON.stringify(jwk), public_jwk: JSON.stringify(key.publicJwk) };
+  return { kid: key.kid, alg: 'ES256', private_jwk: sealJwk(jwk), public_jwk: JSON.stringify(key.publicJwk) };
 }
 
 /**
@@ -69,7 +70,7 @@ export class KeyRing {
       .orderBy('signs_from', 'desc').orderBy('created_at', 'desc')
       .select('kid', 'alg', 'private_jwk', 'signs_from', 'retire_at'));
     this.loadedAt = Date.now();
-    const keys = await Promise.all(rows.map((r) => toSigningKey(r.private_jwk)));
+    const keys = await Promise.all(rows.map((r) => toSigningKey(unsealJwk(r.private_jwk) as JWK)));
     const now = Date.now();
     const signerRow = rows.find((r) => r.signs_from.getTime() <= now) ?? rows[rows.length - 1];
     const fingerprint = `${signerRow?.kid}|${rows.map((r) => r.kid).join(',')}`;
@@ -107,7 +108,7 @@ export async function loadSigningKeyAsAdmin(admin: Knex, dataDir: string): Promi
       .where((q) => q.whereNull('retire_at').orWhere('retire_at', '>', trx.fn.now()))
       .orderBy('signs_from', 'desc').first('private_jwk');
     if (!row) throw new Error('no signing key is active yet');
-    return toSigningKey(row.private_jwk);
+    return toSigningKey(unsealJwk(row.private_jwk) as JWK);
   });
 }
 

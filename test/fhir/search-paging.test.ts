@@ -104,9 +104,9 @@ describe('Search pages in the default order', () => {
     expect(theirs.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.not.include.members(live);
   });
 
-  it('the id index carries what choosing a page reads (migration 024)', async () => {
+  it('the id index carries what choosing a page reads (migrations 024, 030)', async () => {
     const db = await admin();
     const row = await db.raw(`select indexdef from pg_indexes where indexname = 'patient_id'`);
-    expect(row.rows[0].indexdef).to.match(/UNIQUE INDEX patient_id ON public\.patient USING btree \(id\) INCLUDE \(clinic_id, deleted, last_updated\)/);
+    expect(row.rows[0].indexdef).to.match(/UNIQUE INDEX patient_id ON public\.patient USING btree \(id, clinic_id\) INCLUDE \(deleted, last_updated\)/);
   });
 });
