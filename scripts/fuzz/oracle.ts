@@ -14,7 +14,7 @@ import type { Caller } from './world';
  */
 
 export interface Finding {
-  problem: 'server-error' | 'other-clinic-id' | 'other-patient-id' | 'signed-link-outside-clinic';
+  problem: 'server-error' | 'other-clinic-id' | 'other-patient-id' | 'signed-link-outside-clinic' | 'foreign-target-answered';
   /** Where in the response: a header name, `body`, or `entry[3]`. */
   where: string;
   id?: string;
@@ -88,9 +88,31 @@ export function plantedIds(req: FuzzRequest): string[] {
   return (bundle.entry ?? []).filter((e) => e.request?.method === 'POST' || e.request?.method === 'PUT').flatMap((e) => uuidsIn(JSON.stringify(e.resource ?? {})));
 }
 
-export function judge(ctx: OracleContext): Finding[] {
+/** Answers that tell nothing about whether an id exists elsewhere: as for an id nobody has. */
+const HIDDEN = new Set([400, 401, 403, 404, 405, 415, 422]);
+
+/** The id a single-resource request names when it is not the caller's to see (other clinic or patient). */
+function foreignTarget(ctx: OracleContext): string | undefined {
+  const m = /^\/fhir\/[A-Za-z]+\/([0-9a-f-]{36})(?:\/_history(?:\/\d+)?)?(?:\?.*)?$/.exec(ctx.request.path);
+  if (!m || ctx.caller.forged) return undefined;
+  const owner = ctx.registry.owner(m[1]);
+  if (!owner) return undefined;
+  if (owner.clinic !== ctx.caller.clinic) return m[1];
+  const p = ctx.caller.patient;
+  if (p && m[1] !== p && (owner.kind === 'Patient' || (owner.patients.size > 0 && !owner.patients.has(p)))) return m[1];
+  return undefined;
+}
+
+export interface Verdict {
+  findings: Finding[];
+  /** How many ids of a known owner the answer showed and the oracle judged (its evidence was not empty). */
+  checked: number;
+}
+
+export function judge(ctx: OracleContext): Verdict {
   const { caller, response, registry } = ctx;
   const findings: Finding[] = [];
+  let checked = 0;
   if (response.status >= 500) findings.push({ problem: 'server-error', where: 'status', detail: `status ${response.status}: ${response.text.slice(0, 300)}` });
   const asked = requestIds(ctx.request);
   const units: Unit[] = [
@@ -104,12 +126,17 @@ export function judge(ctx: OracleContext): Finding[] {
       if (id !== unit.resourceId && ctx.planted[caller.clinic].has(id)) continue;
       const owner = registry.owner(id);
       if (!owner) continue;
+      checked++;
       if (owner.clinic !== caller.clinic) {
         findings.push({ problem: 'other-clinic-id', where: unit.where, id, detail: `${owner.kind} of clinic ${owner.clinic} shown to ${caller.name}`, excerpt: around(unit.text, id) });
       } else if (caller.patient && id !== caller.patient && (owner.kind === 'Patient' || (owner.patients.size > 0 && !owner.patients.has(caller.patient)))) {
         findings.push({ problem: 'other-patient-id', where: unit.where, id, detail: `${owner.kind} of patient(s) ${[...owner.patients].join(',')} shown to ${caller.name}`, excerpt: around(unit.text, id) });
       }
     }
+  }
+  const target = foreignTarget(ctx);
+  if (target && !HIDDEN.has(response.status)) {
+    findings.push({ problem: 'foreign-target-answered', where: 'status', id: target, detail: `${response.status} to ${caller.name} for an id it may not see (an existence oracle): ${response.text.slice(0, 200)}` });
   }
   const all = response.headers.map(([, v]) => v).join('\n') + '\n' + response.text;
   for (const m of all.matchAll(CLINIC_PREFIX)) {
@@ -120,7 +147,7 @@ export function judge(ctx: OracleContext): Finding[] {
       if (m[1].toLowerCase() !== caller.patient) findings.push({ problem: 'signed-link-outside-clinic', where: 'link', id: m[1], detail: `a link under patients/${m[1]}/ given to ${caller.name}` });
     }
   }
-  return findings;
+  return { findings, checked };
 }
 
 /** True when a refusal echoes a foreign id the caller itself asked for (counted, not a leak). */

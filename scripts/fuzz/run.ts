@@ -24,6 +24,9 @@ export interface FuzzSummary {
   /** Refusals that repeated a foreign id the caller itself asked for (not a leak; see oracle.ts). */
   echoes: number;
   leaks: number;
+  /** Ids of a known owner judged in answers, and requests that named another clinic's or patient's id. */
+  checkedIds: number;
+  foreignAttempts: number;
   serverErrors: number;
   failures: FailedRequest[];
   setupMs: number;
@@ -53,6 +56,11 @@ function walk(value: unknown, resources: Json[], links: string[]): void {
   } else resources.push(j);
 }
 
+/** True when the request names an id of the other clinic (an attempt the oracle then watches). */
+function foreignIn(ctx: OracleContext): boolean {
+  return [...requestIds(ctx.request)].some((id) => { const o = ctx.registry.owner(id); return !!o && o.clinic !== ctx.caller.clinic; });
+}
+
 /** What the fuzz learns from an answer: new ids (owned by the caller's clinic), and paging links. */
 function learn(registry: Registry, gen: RequestGenerator, caller: Caller, ctx: OracleContext): void {
   const body = parseBody(ctx.response.text);
@@ -77,13 +85,16 @@ export async function runFuzz(deps: FuzzDeps, opts: FuzzOptions): Promise<FuzzSu
   const gen = new RequestGenerator(new Rng(opts.seed), world);
   const mentioned: Record<ClinicName, Set<string>> = { A: new Set(), B: new Set() };
   const planted: Record<ClinicName, Set<string>> = { A: new Set(), B: new Set() };
-  const summary: FuzzSummary = { seed: opts.seed, requests: 0, byStatusClass: {}, byLabel: {}, echoes: 0, leaks: 0, serverErrors: 0, failures: [], setupMs, runMs: 0 };
+  const summary: FuzzSummary = { seed: opts.seed, requests: 0, byStatusClass: {}, byLabel: {}, echoes: 0, leaks: 0, checkedIds: 0, foreignAttempts: 0, serverErrors: 0, failures: [], setupMs, runMs: 0 };
   const runStart = Date.now();
   for (let index = 0; index < opts.requests; index++) {
     const { caller, request } = gen.next();
     const response = await send(deps.baseUrl, request, caller.token);
     const ctx: OracleContext = { caller, request, response, registry: world.registry, mentioned, planted };
-    for (const finding of judge(ctx)) {
+    const verdict = judge(ctx);
+    summary.checkedIds += verdict.checked;
+    if (foreignIn(ctx)) summary.foreignAttempts++;
+    for (const finding of verdict.findings) {
       if (finding.problem === 'server-error') summary.serverErrors++; else summary.leaks++;
       if (summary.failures.length < (opts.maxFailures ?? 20)) {
         summary.failures.push({ index, caller: caller.name, request, status: response.status, finding, response: response.text.slice(0, 600) });
@@ -109,7 +120,7 @@ export async function runFuzz(deps: FuzzDeps, opts: FuzzOptions): Promise<FuzzSu
 /** The one-line result a run ends with. */
 export function summaryLine(s: FuzzSummary): string {
   const classes = ['2xx', '3xx', '4xx', '5xx'].map((c) => `${c}=${s.byStatusClass[c] ?? 0}`).join(' ');
-  return `fuzz seed=${s.seed} requests=${s.requests} ${classes} leaks=${s.leaks} server-errors=${s.serverErrors} echoed-own-request-ids=${s.echoes} `
+  return `fuzz seed=${s.seed} requests=${s.requests} ${classes} leaks=${s.leaks} server-errors=${s.serverErrors} foreign-attempts=${s.foreignAttempts} ids-judged=${s.checkedIds} echoed-own-request-ids=${s.echoes} `
     + `setup=${(s.setupMs / 1000).toFixed(1)}s run=${(s.runMs / 1000).toFixed(1)}s (${Math.round(s.requests / Math.max(0.001, s.runMs / 1000))}/s)`;
 }
 
