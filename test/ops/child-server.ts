@@ -9,7 +9,7 @@ import { adminSigningKey } from '../../server/admin/oauth';
 import { createClinic, createUser } from '../../server/admin/tenancy';
 import { mintAccessToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
-import { masterKeyPath } from '../../server/oauth/secret-box';
+import { currentKeyForChild } from '../../server/oauth/secret-box';
 import { testServer } from '../helpers/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -39,8 +39,8 @@ export async function startChildServer(env: Record<string, string> = {}): Promis
   const [port, pgPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   // Sealed secrets are read in this process too (the signing key below): the child seals with the key this process holds.
-  const shared = await testServer();
-  const secretsKey = fs.readFileSync(masterKeyPath(shared.cfg.dataDir), 'utf8').trim();
+  await testServer();
+  const secretsKey = currentKeyForChild();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), BASE_URL: url, WORKERS: '1', LOG_LEVEL: 'info', SECRETS_KEY: secretsKey, ...env },
