@@ -131,7 +131,8 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: connections }, worker));
     clearInterval(timer);
-    if (current.latencies.length) report();
+    // The requests still in flight at the end are in the summary; a row of its own only when there was none.
+    if (rows.length === 0) report();
     const sorted = all.sort((a, b) => a - b);
     const first = rows[0]?.rss ?? NaN;
     const last = rows[rows.length - 1]?.rss ?? NaN;
