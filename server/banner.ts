@@ -3,7 +3,7 @@ import type { Config } from './config';
 /**
  * The start-up banner: commands a newcomer can paste as they are. The admin CLI reads its settings
  * from the environment, so every setting the server was started with that the CLI's work depends on
- * (where the database is, what its tokens must say) is written in front of each command.
+ * (where the database is, what its tokens must say) is exported on a line before the commands.
  */
 
 /** Settings the admin CLI needs to reach the same database and mint tokens this server accepts. */
@@ -23,15 +23,17 @@ export function cliEnvPrefix(cfg: Config, env: Record<string, string | undefined
 }
 
 export function welcomeText(cfg: Config, env: Record<string, string | undefined>, o: { admin: string; ms: number; fhirBaseUrl: string }): string {
-  const admin = `${cliEnvPrefix(cfg, env)}${o.admin}`;
-  const note = env.DATABASE_URL ? '\n(in a shell where DATABASE_URL is set as for the server)' : '';
+  const prefix = cliEnvPrefix(cfg, env).trim();
+  // One export line rather than a prefix on each command: the commands stay short and the same as in the README.
+  const exportLine = prefix ? `  export ${prefix}\n` : '';
+  const note = env.DATABASE_URL ? ' (in a shell where DATABASE_URL is set as for the server)' : '';
   return `
 FHIR R4 server ready at ${o.fhirBaseUrl} (started in ${o.ms} ms; data in ${cfg.dataDir})
 
-Get a token (works while the server runs, from this directory)${note}:
-  CLINIC=$(${admin} clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  USER=$(${admin} user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  TOKEN=$(${admin} token --clinic $CLINIC --user $USER --scope "user/*.cruds")
+Get a token (works while the server runs, from this directory${note}):
+${exportLine}  CLINIC=$(${o.admin} clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  USER=$(${o.admin} user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+  TOKEN=$(${o.admin} token --clinic $CLINIC --user $USER --scope "user/*.cruds")
   curl -H "Authorization: Bearer $TOKEN" ${o.fhirBaseUrl}/Patient
 
 `;

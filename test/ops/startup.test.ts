@@ -49,8 +49,9 @@ describe('A newcomer\'s start: banner commands that work, start-up errors that n
     try {
       const banner = fs.readFileSync(server.logFile, 'utf8');
       expect(banner).to.include(`DATA_DIR=${server.dataDir}`).and.to.include(`EMBEDDED_PG_PORT=${server.pgPort}`);
-      const commands = banner.split('\n').filter((l) => /^ {2}(CLINIC|USER|TOKEN)=|^ {2}curl /.test(l)).map((l) => l.trim());
-      expect(commands).to.have.length(4);
+      const commands = banner.split('\n').filter((l) => /^ {2}(CLINIC|USER|TOKEN)=|^ {2}(curl|export) /.test(l)).map((l) => l.trim());
+      expect(commands).to.have.length(5);
+      expect(commands[0]).to.match(/^export DATA_DIR=/);
       const { stdout } = await sh('bash', ['-euo', 'pipefail', '-c', commands.join('\n')], { cwd: ROOT, env: bareEnv() });
       expect(JSON.parse(stdout)).to.include({ resourceType: 'Bundle', type: 'searchset' });
     } finally {
