@@ -74,6 +74,21 @@ describe('A newcomer\'s start: banner commands that work, start-up errors that n
     }
   });
 
+  it('a busy PORT stops the start naming PORT and the port', async () => {
+    const port = await freePort();
+    const blocker = await occupy(port);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-busy-http-'));
+    try {
+      const r = await startAndExit({ DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()) });
+      expect(r.code).to.not.equal(0);
+      expect(r.out).to.match(new RegExp(`port ${port} is busy .*set PORT to a free port`));
+      expect(r.out).to.not.include('undefined');
+    } finally {
+      blocker.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a DATA_DIR that cannot be a directory stops the start naming DATA_DIR and the path', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'fhir-file-')), 'not-a-dir');
     fs.writeFileSync(file, 'x');
