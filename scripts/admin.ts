@@ -13,6 +13,7 @@ import {
   adminSigningKey, createLaunch, createOAuthClient, enrollMfa, listOAuthClients, readJwksFile, setClientDisabled,
   setUserPassword, unlockUser,
 } from '../server/admin/oauth';
+import { unlockAddress } from '../server/admin/lockout';
 import { mintAccessToken } from '../server/auth/tokens';
 import { ConfigError, loadConfig } from '../server/config';
 import { PASSWORD_MIN_LENGTH } from '../server/oauth/credentials';
@@ -32,7 +33,8 @@ const USAGE = `usage: npm run --silent admin -- <command> [options]
   user enable --user ID [--clinic ID]
   user set-password --user ID --password P
   user mfa-enroll --user ID                 (prints the TOTP secret and otpauth URI)
-  user unlock --user ID                     (lifts a sign-in lockout)
+  user unlock --user ID                     (lifts an account's sign-in lockout)
+  address unlock --address IP               (lifts a source address's sign-in lockout)
   client create --clinic ID --name N --type public|confidential-asymmetric --scope "..."
                 [--redirect-uri URI...] [--jwks-file F | --jwks-url U] [--role ROLE]
                 (--role: what system/ scopes act as at the clinic; required with system/ scopes)
@@ -145,6 +147,7 @@ async function runOAuth(cmd: string, opts: Record<string, string>, admin: knexFa
     case 'user set-password': return setUserPassword(admin, req(opts, 'user'), req(opts, 'password'));
     case 'user mfa-enroll': return enrollMfa(admin, req(opts, 'user'));
     case 'user unlock': return unlockUser(admin, req(opts, 'user'));
+    case 'address unlock': return unlockAddress(admin, req(opts, 'address'));
     case 'client create': {
       const type = req(opts, 'type');
       if (type !== 'public' && type !== 'confidential-asymmetric') throw new AdminError('--type must be public or confidential-asymmetric');

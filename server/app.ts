@@ -14,6 +14,7 @@ import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
 import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
+import { rateLimiters } from './pipeline/rate-limit';
 import { refuseHostileBody, refuseHostileRequest } from './fhir/hostile-input';
 import { logger } from './http/logger';
 import { observeRequest } from './ops/metrics';
@@ -84,7 +85,9 @@ export function createApp(deps: AppDeps): Express {
   const pp = configurePassport(cfg, deps.keys);
   // No pp.initialize(): every authenticate call takes a callback without a session, which needs none.
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
-  app.use('/fhir', requireToken(cfg, pp, db));
+  // Rate limits (README, "Rate limits"): per address until the token is verified, then per user or client.
+  const limits = rateLimiters(cfg.rateLimit);
+  app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
   app.use('/fhir', refuseHostileRequest);
   // Raw document uploads stream through their checks: routed before any body parser.

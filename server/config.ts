@@ -38,6 +38,17 @@ export interface Config {
   shutdownGraceMs: number;
   /** Prometheus `/metrics` on its own port; unset: not served at all. */
   metrics?: { host: string; port: number };
+  rateLimit: RateLimitSettings;
+}
+
+/** API request limits, counted in each server process (see README, "Rate limits"); 0 disables one. */
+export interface RateLimitSettings {
+  /** Requests per window for one authenticated user (or client, for backend services). */
+  perUser: number;
+  /** Requests per window from one source address that do not authenticate. */
+  perAddress: number;
+  /** Length of the fixed window, seconds. */
+  windowSeconds: number;
 }
 
 /** Where document bytes live (see README, "Documents"). */
@@ -58,6 +69,8 @@ export interface DocumentSettings {
   orphanAgeMinutes: number;
   /** Server-side encryption asked of the store on every write (S3_SSE=AES256), or none. */
   sse?: 'AES256';
+  /** Loopback port of the embedded store; unset: chosen once and kept in DATA_DIR, so signed links survive a restart. */
+  embeddedPort?: number;
 }
 
 export interface S3Endpoint { host: string; port: number; useSSL: boolean }
@@ -74,6 +87,8 @@ export interface OAuthSettings {
   mfaRequired: boolean;
   /** Session and CSRF cookies carry `Secure` (browsers honour it on https and on loopback http). */
   cookieSecure: boolean;
+  /** Failed sign-ins from one source address (any accounts) within 15 minutes that lock the address. */
+  signinAddressLimit: number;
 }
 
 export class ConfigError extends Error {}
@@ -168,6 +183,7 @@ function documentSettings(env: Env): DocumentSettings {
     linkTtl: int(env, 'DOCUMENT_LINK_TTL', 3600, 1, 3600),
     orphanAgeMinutes: int(env, 'DOCUMENT_ORPHAN_MINUTES', 60, 5, 7 * 24 * 60),
     sse: s3Sse(env),
+    embeddedPort: int(env, 'EMBEDDED_S3_PORT', 0, 0, 65535) || undefined,
   };
 }
 
@@ -243,14 +259,23 @@ export function loadConfig(env: Env = process.env): Config {
       refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 30 * 86_400, 3600, 365 * 86_400),
       mfaRequired: bool(env, 'MFA_REQUIRED', true),
       cookieSecure: bool(env, 'COOKIE_SECURE', true),
+      signinAddressLimit: int(env, 'SIGNIN_ADDRESS_LIMIT', 50, 5, 100_000),
     },
     documents: documentSettings(env),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 600_000),
     metrics: metricsSettings(env, port),
+    rateLimit: {
+      perUser: int(env, 'RATE_LIMIT_PER_USER', 1200, 0, 10_000_000),
+      perAddress: int(env, 'RATE_LIMIT_PER_ADDRESS', 3000, 0, 10_000_000),
+      windowSeconds: int(env, 'RATE_LIMIT_WINDOW', 60, 1, 3600),
+    },
   };
   const longest = Math.max(cfg.oauth.accessTokenTtl, cfg.oauth.systemTokenTtl);
   if (longest > cfg.maxTokenLifetime) {
     throw new ConfigError(`MAX_TOKEN_LIFETIME=${cfg.maxTokenLifetime} is shorter than ACCESS_TOKEN_TTL or SYSTEM_TOKEN_TTL (${longest}): their tokens would be refused`);
+  }
+  if (cfg.embeddedPgPort === cfg.documents.embeddedPort && !cfg.databaseUrl) {
+    throw new ConfigError(`EMBEDDED_S3_PORT=${cfg.documents.embeddedPort} is the same as EMBEDDED_PG_PORT: give each embedded service its own port`);
   }
   return cfg;
 }

@@ -3,6 +3,8 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { flushLogs, logger } from './http/logger';
 import { startServer } from './boot';
 import { startPrimary, startWorker } from './cluster';
+import { welcomeText } from './banner';
+import { describeStartupError } from './startup-errors';
 
 function configOrExit(): Config {
   try {
@@ -13,20 +15,13 @@ function configOrExit(): Config {
   }
 }
 
+const configOrUndefined = (): Config | undefined => { try { return loadConfig(); } catch { return undefined; } };
+
 // Compiled (dist/server/main.js) there is no tsx: the compiled admin CLI beside it is the one to run.
 const ADMIN = __filename.endsWith('.js') ? 'node dist/scripts/admin.js' : 'npm run --silent admin --';
 
 function printWelcome(cfg: Config, ms: number): void {
-  process.stdout.write(`
-FHIR R4 server ready at ${cfg.fhirBaseUrl} (started in ${ms} ms; data in ${cfg.dataDir})
-
-Get a token (works while the server runs):
-  CLINIC=$(${ADMIN} clinic create --name "North Clinic" | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  USER=$(${ADMIN} user create --clinic $CLINIC --email doctor@north.example --role doctor | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
-  TOKEN=$(${ADMIN} token --clinic $CLINIC --user $USER --scope "user/*.cruds")
-  curl -H "Authorization: Bearer $TOKEN" ${cfg.fhirBaseUrl}/Patient
-
-`);
+  process.stdout.write(welcomeText(cfg, process.env, { admin: ADMIN, ms, fhirBaseUrl: cfg.fhirBaseUrl }));
 }
 
 /**
@@ -60,6 +55,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`failed to start: ${describeStartupError(err, configOrUndefined())}\n`);
   process.exit(1);
 });

@@ -11,7 +11,6 @@ import { PURPOSE } from '../oauth/sealed-secrets';
 import { seal } from '../oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../oauth/signing-keys';
 import { STATIC_SCOPES, splitScopes } from '../oauth/smart-scopes';
-import { userSubject } from '../oauth/throttle';
 import { isUuid } from '../http/ids';
 import { AdminError, asAdmin } from './tenancy';
 
@@ -135,14 +134,8 @@ export async function enrollMfa(admin: Knex, userId: string) {
   });
 }
 
-/** Lifts an account's lockout (a source address lock expires on its own after 15 minutes). */
-export async function unlockUser(admin: Knex, userId: string) {
-  need(isUuid(userId), '--user must be a user id (uuid)');
-  return asAdmin(admin, async (trx) => {
-    const n = await trx('login_throttle').where({ subject: userSubject(userId) }).delete();
-    return { userId, unlocked: n > 0 };
-  });
-}
+/** Lifting sign-in locks lives in lockout.ts; re-exported for the callers that know it here. */
+export { unlockUser } from './lockout';
 
 /** Mints an EHR launch value for a user and (optionally) a patient, as an EHR-side launcher would. */
 export async function createLaunch(admin: Knex, opts: { clinicId: string; userId: string; patientId?: string; clientId?: string }) {

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { portBusy } from '../../db/embedded';
 import type { Config, S3Endpoint } from '../config';
 import { logger as rootLogger } from '../http/logger';
 import { persistentSecret } from '../secrets';
@@ -10,7 +12,7 @@ import { DocumentService } from './service';
 
 /**
  * Document storage from configuration, chosen once: S3_ENDPOINT (MinIO, S3, ...) or, unset, the
- * embedded store on a free loopback port with its data under DATA_DIR/s3 and credentials generated
+ * embedded store on a fixed loopback port with its data under DATA_DIR/s3 and credentials generated
  * into DATA_DIR/secrets. Either way the same ObjectStore code talks to it.
  *
  * A store that is down at start does not stop the server: FHIR without documents keeps working,
@@ -39,6 +41,27 @@ export function originOf(at: S3Endpoint): string {
   return `${at.useSSL ? 'https' : 'http'}://${at.host}:${at.port}`;
 }
 
+/** Where the embedded store's first port is kept, so a restart serves the signed links minted before it. */
+const PORT_FILE = 'embedded-s3-port';
+
+/**
+ * The embedded store on EMBEDDED_S3_PORT or, unset, on the port it got at its first start (kept in
+ * DATA_DIR): a signed link names its host and port, so a new port would break every link handed out.
+ */
+async function startEmbeddedStore(cfg: Config, accessKey: string, secretKey: string): Promise<RunningEmbeddedS3> {
+  const file = path.join(cfg.dataDir, PORT_FILE);
+  const kept = fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').trim()) : undefined;
+  const port = cfg.documents.embeddedPort ?? (kept !== undefined && Number.isInteger(kept) && kept > 0 && kept < 65536 ? kept : 0);
+  if (port !== 0 && await portBusy(port)) {
+    throw new Error(cfg.documents.embeddedPort
+      ? `embedded object store port ${port} is busy: set EMBEDDED_S3_PORT to a free port`
+      : `embedded object store port ${port} (kept in ${file} so signed links survive restarts) is busy: free it, or set EMBEDDED_S3_PORT to another port (links minted before will not open)`);
+  }
+  const running = await new EmbeddedS3({ port, directory: path.join(cfg.dataDir, 's3'), accessKey, secretKey }).start();
+  if (!cfg.documents.embeddedPort && running.port !== kept) fs.writeFileSync(file, `${running.port}\n`);
+  return running;
+}
+
 /** `sweeper: false` leaves the orphan sweeper to another process of the same deployment. */
 export async function openDocuments(cfg: Config, db: Knex, { sweeper = true } = {}): Promise<OpenDocuments> {
   const d = cfg.documents;
@@ -49,7 +72,7 @@ export async function openDocuments(cfg: Config, db: Knex, { sweeper = true } = 
   if (!endpoint) {
     accessKey ??= persistentSecret(cfg.dataDir, 's3-access-key', 15);
     secretKey ??= persistentSecret(cfg.dataDir, 's3-secret-key');
-    embedded = await new EmbeddedS3({ port: 0, directory: path.join(cfg.dataDir, 's3'), accessKey, secretKey }).start();
+    embedded = await startEmbeddedStore(cfg, accessKey, secretKey);
     endpoint = { host: embedded.host, port: embedded.port, useSSL: false };
   }
   if (!accessKey || !secretKey) throw new Error('document storage credentials are missing'); // config.ts refuses this earlier

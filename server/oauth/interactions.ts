@@ -6,7 +6,7 @@ import { accountOf, type InteractionDeps, sendPage } from './interaction-kit';
 import { checkCsrf, issueCsrf } from './csrf';
 import { findClient } from './clients';
 import { signIn } from './sign-in';
-import { errorPage, loginPage } from './views';
+import { errorPage, loginPage, SECURE_COOKIE_OVER_HTTP } from './views';
 
 /** The interaction this browser is in (its signed cookie names it); an error page when there is none. */
 async function interactionOf(deps: InteractionDeps, req: Request, res: Response): Promise<Interaction | undefined> {
@@ -15,7 +15,9 @@ async function interactionOf(deps: InteractionDeps, req: Request, res: Response)
     if (details.uid !== req.params.uid) throw new Error('interaction mismatch');
     return details;
   } catch {
-    sendPage(res, 400, errorPage('invalid_request', 'This sign-in page has expired or does not belong to this browser.'));
+    // No interaction cookie at all over plain http while cookies are Secure: the browser dropped it.
+    const droppedSecureCookie = deps.cfg.oauth.cookieSecure && !req.secure && !/(^|;\s*)_interaction=/.test(req.headers.cookie ?? '');
+    sendPage(res, 400, errorPage('invalid_request', droppedSecureCookie ? SECURE_COOKIE_OVER_HTTP : 'This sign-in page has expired or does not belong to this browser.'));
     return undefined;
   }
 }

@@ -5,7 +5,7 @@ import { recordAuthEventInClinics } from './audit';
 import { verifyPassword, verifyTotp } from './credentials';
 import { PURPOSE } from './sealed-secrets';
 import { unseal } from './secret-box';
-import { addressSubject, clearFailures, lockedSubjects, recordFailure, userSubject } from './throttle';
+import { addressSubject, clearFailures, lockedSubjects, MAX_FAILURES, recordFailure, userSubject } from './throttle';
 
 export interface SignInAttempt { email: string; password: string; code: string; sourceIp: string }
 
@@ -29,7 +29,7 @@ export async function activeClinicIds(trx: Knex.Transaction, userId: string): Pr
 }
 
 /**
- * Staff sign-in: password (argon2id) and TOTP, with lockout per account and per source address.
+ * Staff sign-in: password (argon2id) and TOTP, with lockout per account and per source address (throttle.ts).
  * Every outcome is audited in each clinic of the account (or with no clinic when the account is
  * unknown); the caller shows the same generic text for every failure.
  */
@@ -43,7 +43,8 @@ export async function signIn(db: Knex, cfg: Config, a: SignInAttempt): Promise<S
     const subjects = account ? [ip, userSubject(account.id)] : [ip];
     const locked = await lockedSubjects(trx, subjects);
     const fail = async (reason: string, count = true) => {
-      const newlyLocked = count ? (await Promise.all(subjects.map(async (s) => (await recordFailure(trx, s)) ? s : null))).filter((s): s is string => s !== null) : [];
+      const limitOf = (s: string) => (s === ip ? cfg.oauth.signinAddressLimit : MAX_FAILURES);
+      const newlyLocked = count ? (await Promise.all(subjects.map(async (s) => (await recordFailure(trx, s, limitOf(s))) ? s : null))).filter((s): s is string => s !== null) : [];
       return { ok: false as const, reason, userId: account?.id, clinicIds, newlyLocked };
     };
     // A locked subject is refused before the password is looked at: no oracle while locked.
@@ -72,8 +73,10 @@ export async function signIn(db: Knex, cfg: Config, a: SignInAttempt): Promise<S
   }
   await recordAuthEventInClinics(db, outcome.clinicIds, { ...audit, kind: 'login', outcome: '4', reason: `sign-in failed: ${outcome.reason}` });
   for (const subject of outcome.newlyLocked) {
-    const what = subject.startsWith('ip:') ? 'source address' : 'account';
-    await recordAuthEventInClinics(db, outcome.clinicIds, { ...audit, kind: 'lockout', outcome: '4', reason: `${what} locked for 15 minutes after 5 failed sign-ins` });
+    const reason = subject.startsWith('ip:')
+      ? `source address locked for 15 minutes after ${cfg.oauth.signinAddressLimit} failed sign-ins`
+      : `account locked for 15 minutes after ${MAX_FAILURES} failed sign-ins`;
+    await recordAuthEventInClinics(db, outcome.clinicIds, { ...audit, kind: 'lockout', outcome: '4', reason });
   }
   return { ok: false, reason: outcome.reason };
 }

@@ -80,6 +80,11 @@ export function errorPage(error: string, description?: string): string {
   return page('Request refused', `<p class="error">${esc(error)}</p>${description ? `<p>${esc(description)}</p>` : ''}<p>You can close this page and start again from the app.</p>`);
 }
 
+/** The sign-in cookie never came back because it is Secure and the page is plain http: say so, not "expired". */
+export const SECURE_COOKIE_OVER_HTTP = 'This browser did not send back the sign-in cookie: the server marks its cookies Secure (COOKIE_SECURE=true) '
+  + 'and this page was opened over plain http, where browsers drop Secure cookies (except on localhost). Open the server over https, '
+  + 'or, for a trial on a private network only, start it with COOKIE_SECURE=false.';
+
 /** oidc-provider's logout form (it carries its own CSRF field) with our page around it. */
 export function logoutPage(form: string): string {
   return page('Sign out', `${form}<p>Sign out of this server?</p><button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button>`);

@@ -54,7 +54,7 @@ describe('Staff sign-in: password, TOTP, lockout, CSRF, session and sign-out', (
     expect((await b.request(action, { form: { ...form, csrf: field(other.text, 'csrf') ?? '' } })).status).to.equal(403);
   });
 
-  it('5 failures lock the account and the address for 15 minutes; the admin unlock lifts the account lock', async () => {
+  it('5 failures lock the account for 15 minutes (not the address: see lockout.test.ts); the admin unlock lifts the account lock', async () => {
     const victim = await staffFixture('doctor', staff.clinic);
     const attacker = browserAt();
     let page = await loginPage(attacker);
@@ -68,18 +68,15 @@ describe('Staff sign-in: password, TOTP, lockout, CSRF, session and sign-out', (
     const refused = await signInPage(elsewhere, await loginPage(elsewhere), victim, { totpStep: 1 });
     expect(refused.text).to.include(GENERIC);
     const trail = await authEvents(staff.clinic, 'lockout');
-    expect(trail.map((e) => e.reason)).to.include.members([
-      'account locked for 15 minutes after 5 failed sign-ins', 'source address locked for 15 minutes after 5 failed sign-ins',
-    ]);
+    expect(trail.map((e) => e.reason)).to.include('account locked for 15 minutes after 5 failed sign-ins');
     expect((await authEvents(staff.clinic, 'login')).some((e) => e.reason === 'sign-in failed: account locked out')).to.equal(true);
 
     expect((await unlockUser(await admin(), victim.user)).unlocked).to.equal(true);
     const ok = await signInPage(elsewhere, await loginPage(elsewhere), victim, { totpStep: 1 });
     expect(ok.text).to.include('Allow access?');
-    // ...while the attacking address stays locked, even for another account.
+    // ...while five failures are far below the address limit: another account signs in from the same address.
     const other = await signInPage(attacker, await loginPage(attacker), staff);
-    expect(other.text).to.include(GENERIC);
-    expect((await authEvents(staff.clinic, 'login')).some((e) => e.reason === 'sign-in failed: source address locked out')).to.equal(true);
+    expect(other.text).to.include('Allow access?');
   });
 
   it('a user without enrolled TOTP cannot sign in while MFA is required', async () => {
