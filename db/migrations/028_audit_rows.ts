@@ -154,8 +154,12 @@ export async function up(knex: Knex): Promise<void> {
              where e->'what' \\? 'reference' and e->'role'->>'code' = '4'),
            o.resource
       from audit_event_v1 o;
+    -- From the old rows (the new table's rows are not visible to the owner under its forced RLS).
     insert into audit_event_patient (clinic_id, patient_id, last_updated, id)
-    select clinic_id, p, last_updated, id from audit_event cross join lateral unnest(patient_ids) p where patient_ids is not null;
+    select o.clinic_id, x.p, o.last_updated, o.id
+      from audit_event_v1 o
+      cross join lateral (select array_agg(substr(p, 9)::uuid) ids from unnest(o.sp_patient) p where p ~ '^Patient/[0-9a-f-]{36}$' having count(*) > 1) m
+      cross join lateral unnest(m.ids) x(p);
     drop policy carry_over on audit_event;
     drop policy carry_over on audit_event_patient;
 
