@@ -13,6 +13,7 @@ import knexFactory from 'knex';
 import { adminConnection, localSocketUrl, runtimeUrl } from '../db';
 import { mintAccessToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
+import { useSecretKeys } from '../server/oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../server/secrets';
 import { driveFloor } from './bench/floor-load';
@@ -120,6 +121,8 @@ async function embedded(
       fs.writeFileSync(manifest, JSON.stringify({ size, clinics: generated }));
     }
     const admin = knexFactory({ client: 'pg', connection: conn.url, pool: { min: 0, max: 1 } });
+    // The signing key is sealed at rest: read it with the server's sealing key (its DATA_DIR, or SECRETS_KEY).
+    useSecretKeys(loadConfig({ ...process.env, DATA_DIR: server.dataDir }));
     const key = await loadSigningKeyAsAdmin(admin, server.dataDir).finally(() => admin.destroy());
     const mint = (clinicId: string, userId: string, scope: string) => mintAccessToken(key, {
       issuer: server.url, audience: `${server.url}/fhir`, clinicClaim: 'clinic',

@@ -11,6 +11,7 @@ import { adminConnection } from '../db';
 import { createClinic, createUser } from '../server/admin/tenancy';
 import { mintAccessToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
+import { useSecretKeys } from '../server/oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { rssMb, startServerProcess } from './bench/server-process';
 
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
     try {
       const clinic = await createClinic(admin, 'Soak Clinic');
       const user = await createUser(admin, { clinicId: clinic.id, email: 'soak@soak.example', role: 'doctor' });
+      // The signing key is sealed at rest: read it with the server's sealing key (its DATA_DIR, or SECRETS_KEY).
+      useSecretKeys(loadConfig({ ...process.env, DATA_DIR: server.dataDir }));
       const key = await loadSigningKeyAsAdmin(admin, server.dataDir);
       token = await mintAccessToken(key, { issuer: server.url, audience: `${server.url}/fhir`, clinicClaim: 'clinic' },
         { clinicId: clinic.id, userId: user.id, scope: 'user/*.cruds', ttlSeconds: Math.ceil(minutes * 60 + 600) });
