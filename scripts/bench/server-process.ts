@@ -55,7 +55,11 @@ export async function startServerProcess(opts: { env?: Record<string, string>; n
   const logStart = fs.fstatSync(log).size;
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), BASE_URL: `http://127.0.0.1:${port}`, ...opts.env },
+    // Rate limits stay on (their cost is measured) but far above what a run sends: a 429 is not an answer to measure.
+    env: {
+      ...process.env, RATE_LIMIT_PER_USER: '10000000', RATE_LIMIT_PER_ADDRESS: '10000000',
+      DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), BASE_URL: `http://127.0.0.1:${port}`, ...opts.env,
+    },
     stdio: ['ignore', log, log],
   });
   let stopped = false;
