@@ -15,13 +15,15 @@ import { APP_ROLE, OWNER_ROLE } from '../roles';
  *
  * Append-only as before: INSERT and SELECT for the app role, a trigger refusing UPDATE, DELETE and
  * TRUNCATE for everyone, monthly partitions, the same RLS (read in the clinic, insert for the clinic
- * the request named, patient compartment restrictive).
+ * the request named, patient compartment restrictive). Events that name no clinic (they had
+ * clinic_id NULL) are kept under the all-zero clinic, which no member can read: clinic_id is NOT
+ * NULL and leads the primary key, as distributing the table by clinic (Citus) needs.
  */
 const GUARDS = (t: string) => `
   alter table ${t} enable row level security;
   alter table ${t} force row level security;
   create policy isolate_clinic_read on ${t} for select using (clinic_id = (select app_clinic_id()));
-  create policy record_for_requested_clinic on ${t} for insert with check (clinic_id is not distinct from app_requested_clinic_id());
+  create policy record_for_requested_clinic on ${t} for insert with check (clinic_id = coalesce(app_requested_clinic_id(), '00000000-0000-0000-0000-000000000000'::uuid));
   create policy patient_compartment on ${t} as restrictive for select using (app_patient_id() is null or patient_id = app_patient_id());
   create trigger append_only before update or delete on ${t} for each row execute function audit_event_append_only();
   create trigger append_only_truncate before truncate on ${t} for each statement execute function audit_event_append_only();
@@ -40,7 +42,7 @@ export async function up(knex: Knex): Promise<void> {
 
     create table audit_event (
       id uuid not null,
-      clinic_id uuid,
+      clinic_id uuid not null,
       last_updated timestamptz not null,
       type text not null,
       subtype text not null,
@@ -63,7 +65,7 @@ export async function up(knex: Knex): Promise<void> {
       query text,
       detail jsonb,
       legacy jsonb,
-      primary key (id, last_updated)
+      primary key (clinic_id, id, last_updated)
     ) partition by range (last_updated);
     create index audit_event_clinic_date on audit_event (clinic_id, last_updated);
     create index audit_event_patient_date on audit_event (clinic_id, patient_id, last_updated) where patient_id is not null;
@@ -71,7 +73,7 @@ export async function up(knex: Knex): Promise<void> {
     ${GUARDS('audit_event')}
 
     create table audit_event_patient (
-      clinic_id uuid,
+      clinic_id uuid not null,
       patient_id uuid not null,
       last_updated timestamptz not null,
       id uuid not null
@@ -133,7 +135,7 @@ export async function up(knex: Knex): Promise<void> {
     create policy carry_over on audit_event_patient for insert to ${OWNER_ROLE} with check (true);
     insert into audit_event (id, clinic_id, last_updated, type, subtype, action, outcome, outcome_desc, user_id, fhir_user, client_id,
                              role, source_ip, patient_id, patient_ids, entity_type, entity_id, related, legacy)
-    select o.id, o.clinic_id, o.last_updated,
+    select o.id, coalesce(o.clinic_id, '00000000-0000-0000-0000-000000000000'::uuid), o.last_updated,
            case when o.resource->'type'->>'code' = 'rest' then 'rest' else 'auth' end,
            coalesce(o.resource->'subtype'->0->>'code', ''),
            coalesce(o.resource->>'action', 'E'),
@@ -156,7 +158,7 @@ export async function up(knex: Knex): Promise<void> {
       from audit_event_v1 o;
     -- From the old rows (the new table's rows are not visible to the owner under its forced RLS).
     insert into audit_event_patient (clinic_id, patient_id, last_updated, id)
-    select o.clinic_id, x.p, o.last_updated, o.id
+    select coalesce(o.clinic_id, '00000000-0000-0000-0000-000000000000'::uuid), x.p, o.last_updated, o.id
       from audit_event_v1 o
       cross join lateral (select array_agg(substr(p, 9)::uuid) ids from unnest(o.sp_patient) p where p ~ '^Patient/[0-9a-f-]{36}$' having count(*) > 1) m
       cross join lateral unnest(m.ids) x(p);

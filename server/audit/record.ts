@@ -37,7 +37,8 @@ export type AuditType = 'rest' | 'auth';
  */
 export interface AuditRecord {
   id: string;
-  clinic_id: string | null;
+  /** SERVER_EVENTS_CLINIC for events that name no clinic. */
+  clinic_id: string;
   /** AuditEvent.recorded (and meta.lastUpdated); the partition key. */
   last_updated: string;
   type: AuditType;
@@ -87,6 +88,13 @@ export function uuidV7(ms = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/**
+ * The clinic of server-level events (a bad signature, an unknown account): no clinic's member can
+ * read them (operators do, as the migration account), and the column stays NOT NULL, so every
+ * audit row has its distribution key (Citus, README "Scale-out").
+ */
+export const SERVER_EVENTS_CLINIC = '00000000-0000-0000-0000-000000000000';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const orNull = <T>(v: T | undefined | ''): T | null => (v === undefined || v === '' ? null : v as T);
 
@@ -98,7 +106,7 @@ export function auditRecord(f: AuditFacts, now = new Date()): AuditRecord {
   const detail = f.tokenId || f.scope ? { ...(f.tokenId ? { tokenId: f.tokenId } : {}), ...(f.scope ? { scope: f.scope.slice(0, 2000) } : {}) } : null;
   return {
     id: uuidV7(now.getTime()),
-    clinic_id: f.clinicId,
+    clinic_id: f.clinicId ?? SERVER_EVENTS_CLINIC,
     last_updated: now.toISOString(),
     type: f.type ?? 'rest',
     subtype: f.interaction,

@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from 'fhir/r4';
-import { type AuditFacts, auditRecord, type AuditRecord } from './record';
+import { type AuditFacts, auditRecord, type AuditRecord, SERVER_EVENTS_CLINIC } from './record';
 
 export const SERVER_NAME = 'clinic-fhir-server';
 const USER_SYSTEM = 'urn:clinic-fhir:user';
@@ -122,7 +122,7 @@ export function renderAuditEvent(r: AuditRecord): AuditEvent & { id: string } {
     ...(r.outcome_desc ? { outcomeDesc: r.outcome_desc } : {}),
     agent: agents(r),
     source: {
-      ...(r.clinic_id ? { site: r.clinic_id } : {}),
+      ...(r.clinic_id && r.clinic_id !== SERVER_EVENTS_CLINIC ? { site: r.clinic_id } : {}),
       observer: { display: SERVER_NAME },
       type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
     },

@@ -1,3 +1,4 @@
+import { SERVER_EVENTS_CLINIC } from '../../server/audit/record';
 import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
@@ -24,7 +25,7 @@ async function claimsFor(who: Actor, over: Record<string, unknown> = {}): Promis
 /** Token refusals recorded in `clinicId` (null: the server-level events, from `since` on). */
 async function refusalsIn(clinicId: string | null, since: Date): Promise<string[]> {
   const q = (await admin())('audit_event').where('last_updated', '>=', since.toISOString()).whereLike('outcome_desc', 'token refused%');
-  const rows = await (clinicId === null ? q.whereNull('clinic_id') : q.where({ clinic_id: clinicId })).select('outcome_desc');
+  const rows = await (clinicId === null ? q.where({ clinic_id: SERVER_EVENTS_CLINIC }) : q.where({ clinic_id: clinicId })).select('outcome_desc');
   return rows.map((r: { outcome_desc: string }) => r.outcome_desc);
 }
 

@@ -32,7 +32,7 @@ describe('Audit partitions', () => {
     const db = await admin();
     const late = month(9);
     // An event filed in a month with no partition yet (clinic NULL: visible to no clinic).
-    await db.raw(`insert into audit_event (id, clinic_id, last_updated, type, subtype, action, outcome) values (?, null, ?, 'rest', 'read', 'R', '0')`,
+    await db.raw(`insert into audit_event (id, clinic_id, last_updated, type, subtype, action, outcome) values (?, '00000000-0000-0000-0000-000000000000', ?, 'rest', 'read', 'R', '0')`,
       [crypto.randomUUID(), late.mid.toISOString()]);
     await db.raw(`set role ${OWNER_ROLE}; select audit_event_ensure_partitions(10); reset role;`);
     const names = await partitions('audit_event');

@@ -1,3 +1,4 @@
+import { SERVER_EVENTS_CLINIC } from '../../server/audit/record';
 import { auditEvents } from '../helpers/audit';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -98,7 +99,7 @@ export async function postForm(url: string, form: Record<string, string>, header
 
 /** AuditEvents of a clinic (read with the migration account, which RLS does not confine). */
 export async function auditTrail(clinicId: string | null): Promise<AuditEvent[]> {
-  return auditEvents((q) => (clinicId === null ? q.whereNull('clinic_id') : q.where({ clinic_id: clinicId })));
+  return auditEvents((q) => (clinicId === null ? q.where({ clinic_id: SERVER_EVENTS_CLINIC }) : q.where({ clinic_id: clinicId })));
 }
 
 export const subtypeOf = (e: AuditEvent): string | undefined => e.subtype?.[0]?.code;

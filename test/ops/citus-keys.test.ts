@@ -13,15 +13,8 @@ const REFERENCE_TABLES: Record<string, string> = {
   oauth_grant_context: 'looked up by grant id alone when a token is issued or refreshed',
 };
 
-/**
- * Distributed by clinic_id later, not yet: audit_event keeps server-level events (a bad signature,
- * an unknown account) with clinic_id NULL, and a primary key cannot hold a nullable column. The
- * README (Scale-out) names the change: those events under a reserved all-zero clinic id, then
- * primary key (clinic_id, id, last_updated).
- */
-const NOT_YET: Record<string, string> = {
-  audit_event: 'clinic_id is NULL for server-level events',
-};
+/** Tenant tables not yet ready to distribute, each with why (none today). */
+const NOT_YET: Record<string, string> = {};
 
 interface KeyRow { tbl: string; idx: string; cols: string[] }
 
@@ -55,17 +48,20 @@ describe('Ready for Citus: tenant tables can be distributed by clinic_id', () =>
   it('every primary key and unique index of a tenant table includes clinic_id (reference tables and named exceptions aside)', async () => {
     const tenant = await tenantTables();
     const distributed = tenant.filter((t) => !(t in REFERENCE_TABLES) && !(t in NOT_YET));
-    expect(distributed).to.include.members(['patient', 'patient_history', 'appointment', 'document_binary', 'practitioner']);
+    expect(distributed).to.include.members(['patient', 'patient_history', 'appointment', 'document_binary', 'practitioner', 'audit_event', 'audit_event_patient']);
     const missing = (await uniqueKeys()).filter((k) => distributed.includes(k.tbl) && !k.cols.includes('clinic_id'));
     expect(missing.map((k) => `${k.tbl}.${k.idx} (${k.cols.join(', ')})`)).to.deep.equal([]);
   });
 
-  it('the exceptions are real: each names a tenant table, and each not-yet table still lacks clinic_id in a key', async () => {
+  it('the reference tables are real tenant tables', async () => {
     const tenant = await tenantTables();
     for (const t of [...Object.keys(REFERENCE_TABLES), ...Object.keys(NOT_YET)]) expect(tenant, t).to.include(t);
-    const keys = await uniqueKeys();
-    // When audit_event's key gains clinic_id, this fails: move it out of NOT_YET.
-    for (const t of Object.keys(NOT_YET)) expect(keys.some((k) => k.tbl === t && !k.cols.includes('clinic_id')), t).to.equal(true);
+  });
+
+  it('audit rows always carry their distribution key: events that name no clinic are kept under the all-zero clinic', async () => {
+    const { rows } = await (await admin()).raw(`select attname, attnotnull from pg_attribute where attrelid in ('audit_event'::regclass, 'audit_event_patient'::regclass) and attname = 'clinic_id'`);
+    expect((rows as Array<{ attnotnull: boolean }>).map((r) => r.attnotnull)).to.deep.equal([true, true]);
+    expect(await (await admin())('audit_event').whereNull('clinic_id').count('* as n').first()).to.deep.equal({ n: '0' });
   });
 
   it('every table to distribute has an RLS policy on clinic_id, the distribution column', async () => {
