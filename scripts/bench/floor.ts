@@ -22,6 +22,7 @@ import type { FhirDeps } from '../../server/fhir/interaction';
 import { oneTripSearch } from '../../server/fhir/one-trip-search';
 import type { FhirRequest } from '../../server/fhir/request';
 import { AppointmentDefinition } from '../../server/fhir/resources/appointment';
+import { AuditEventDefinition } from '../../server/fhir/resources/audit-event';
 import { PatientDefinition } from '../../server/fhir/resources/patient';
 import type { ResourceDefinition } from '../../server/fhir/resources/types';
 import { beginSql, checkedBeginSql } from '../../server/tenancy/with-clinic';
@@ -127,23 +128,20 @@ export function appointmentSearchFloor(actor: () => FloorActor, patientId: () =>
 export function auditSearchFloor(actor: () => FloorActor, patientId: () => string, since: string): FloorPlan {
   return async (c) => {
     const who = actor();
-    const id = patientId();
-    const after = new Date(new Date(since).getTime() - 1); // date=ge<day>: last_updated > the instant before it
-    await request(c, who,
-      () => exec(c, 'select audit_event.* from "audit_event" where (audit_event.id, audit_event.last_updated) in (select id, last_updated from audit_event where patient_id = any($1::uuid[]) and (last_updated > $2) union all select id, last_updated from audit_event_patient where patient_id = any($3::uuid[]) and (last_updated > $4)) and (audit_event.last_updated > $5) order by "last_updated" desc, "id" asc limit $6',
-        [[id], after, [id], after, after, 21]),
-      (patientIds) => audit(who, { interaction: 'search-type', action: 'E', resourceType: 'AuditEvent', query: `patient=Patient/${id}&date=ge${since}`, patientIds }));
+    await ensureStamp(c, who);
+    await searchInOneTripFloor(c, who, AuditEventDefinition, [['patient', `Patient/${patientId()}`], ['date', `ge${since}`]]);
   };
 }
 
+/** A create in ONE round trip, as the server sends it once the caller's role is cached (fhir/one-trip-create.ts). */
 export function createPatientFloor(actor: () => FloorActor, body: () => FhirResource): FloorPlan {
   return async (c) => {
     const who = actor();
+    await ensureStamp(c, who);
     const id = crypto.randomUUID();
-    await request(c, who, () => {
-      const { row } = versionRow(PatientDefinition, stampVersion(body(), id, 1, new Date().toISOString()), false);
-      const { sql, bindings } = sqlBuilder('patient').insert({ ...row, clinic_id: sqlBuilder.raw('app_clinic_id()') }).toSQL().toNative();
-      return exec(c, sql, [...bindings]);
-    }, () => audit(who, { interaction: 'create', action: 'C', resourceType: 'Patient', resourceId: id, versionId: '1', patientIds: [id] }));
+    const { row } = versionRow(PatientDefinition, stampVersion(body(), id, 1, new Date().toISOString()), false);
+    const cols = Object.keys(row);
+    const facts = withRequestFacts({ interaction: 'create', action: 'C', outcome: '0', clinicId: who.clinicId, userId: who.userId, roleName: who.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), resourceType: 'Patient', resourceId: id, versionId: '1', patientIds: [id] });
+    await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; insert into patient (${cols.join(', ')}, clinic_id) values (${cols.map((k) => sqlLiteral(row[k])).join(', ')}, app_clinic_id()) returning id; ${auditInsertSql(facts)}; COMMIT`);
   };
 }

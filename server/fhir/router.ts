@@ -2,6 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../auth/access-context';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
+import { createInOneTrip } from './one-trip-create';
 import { readInOneTrip } from './one-trip-read';
 import { searchInOneTrip } from './one-trip-search';
 import { fromExpress } from './request';
@@ -25,9 +26,10 @@ export function fhirRouter(deps: FhirDeps): Router {
     const def = definitionFor(req.params.type as string, r.interaction);
     const access = req.access as AccessContext;
     const fr = fromExpress(req);
-    // A plain read or search page goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
+    // A plain read, search page or create goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
     const fast = r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def)
-      : r.interaction === 'search' && r.method === 'GET' ? await searchInOneTrip(deps, access, fr, def) : undefined;
+      : r.interaction === 'search' && r.method === 'GET' ? await searchInOneTrip(deps, access, fr, def)
+        : r.interaction === 'create' ? await createInOneTrip(deps, access, fr, def) : undefined;
     send(res, fast ?? await runInteraction(deps, access, fr, def, r.interaction, r.handler));
   };
   // batch and transaction Bundles are posted to the base itself.

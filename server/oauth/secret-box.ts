@@ -66,8 +66,6 @@ function loaded(): Keys {
 
 export const currentKeyId = (): string => loaded().currentKid;
 
-/** The current sealing key (base64), for a process started from this one that must read what it seals (SECRETS_KEY). */
-export const currentKeyForChild = (): string => loaded().current.toString('base64');
 
 export function seal(plain: string, purpose: string): string {
   const { current, currentKid } = loaded();

@@ -23,10 +23,12 @@ interface KnexPool {
  * full path must run instead: no cached role, a decision `plan` declines, or any error (the
  * database refused the cached role as stale, a revoked token, a failed audit insert...), after
  * which the full path decides, refuses and audits exactly as it always does. Nothing was
- * committed then: the error aborted the message's transaction before its COMMIT.
+ * committed then: the error aborted the message's transaction before its COMMIT (for a write,
+ * only an error PostgreSQL answered is taken as that proof).
  */
 export async function oneTrip<T>(
   db: Knex, access: AccessContext, compartmentPatientId: string | undefined, plan: (m: Membership) => OneTripPlan | undefined,
+  opts: { writes?: boolean } = {},
 ): Promise<T[] | undefined> {
   const membership = cachedMembership(access.clinicId, access.userId);
   if (!membership?.stamp) return undefined;
@@ -40,6 +42,9 @@ export async function oneTrip<T>(
     return results[2].rows as T[];
   } catch (err) {
     await conn.query('ROLLBACK').catch(() => undefined);
+    // A write may only be tried again when PostgreSQL answered with an error (nothing committed);
+    // a connection lost mid-message leaves it unknown, and the error handler answers 503.
+    if (opts.writes && typeof (err as { code?: unknown }).code !== 'string') throw err;
     if ((err as { code?: string }).code === 'CF001') forgetMembership(access.clinicId, access.userId);
     else currentRequest()?.log.debug({ code: (err as { code?: string }).code }, 'one-round-trip read fell back to the full path');
     return undefined;

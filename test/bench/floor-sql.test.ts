@@ -55,6 +55,7 @@ describe('Benchmark floor: the same SQL the server sends', () => {
   let officerToken: string;
   let patientId: string;
   let doctorStamp: string;
+  let officerStamp: string;
 
   before(async () => {
     doctor = await actor('doctor');
@@ -62,11 +63,14 @@ describe('Benchmark floor: the same SQL the server sends', () => {
     const p = await post(doctor.auth, 'Patient', patientBody('Floorson'));
     patientId = p.body.id;
     doctorStamp = await stampOf(doctor.clinic, 'doctor');
+    officerStamp = await stampOf(doctor.clinic, 'compliance-officer');
+    // The officer's first request takes the full path and leaves its role cached, as in a benchmark's warm-up.
+    await (await api()).get('/fhir/AuditEvent?_count=1').set({ Authorization: `Bearer ${officerToken}` });
     expect((await post(doctor.auth, 'Appointment', appointmentBody(patientId))).status).to.equal(201);
   });
 
-  // Round trips per request: a read travels in one once the caller's role is cached (its first request fills the cache).
-  const cases: Array<{ name: string; trips?: number; http: () => Promise<unknown>; plan: () => FloorPlan }> = [
+  // Round trips per request: one, once the caller's role is cached (its first request, on the full path, fills the cache).
+  const cases: Array<{ name: string; trips: number; http: () => Promise<unknown>; plan: () => FloorPlan }> = [
     {
       name: 'read Patient by id',
       trips: 1,
@@ -87,13 +91,15 @@ describe('Benchmark floor: the same SQL the server sends', () => {
     },
     {
       name: 'search AuditEvent by patient and date',
+      trips: 1,
       http: async () => (await api()).get(`/fhir/AuditEvent?patient=Patient/${patientId}&date=ge2020-01-01`).set({ Authorization: `Bearer ${officerToken}` }),
-      plan: () => auditSearchFloor(() => actorOf(officerToken, 'compliance-officer'), () => patientId, '2020-01-01'),
+      plan: () => auditSearchFloor(() => actorOf(officerToken, 'compliance-officer', officerStamp), () => patientId, '2020-01-01'),
     },
     {
       name: 'create Patient',
+      trips: 1,
       http: async () => (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', 'application/fhir+json').send(JSON.stringify(patientBody('Floorson'))),
-      plan: () => createPatientFloor(() => actorOf(doctor.token, 'doctor'), () => patientBody('Floorson')),
+      plan: () => createPatientFloor(() => actorOf(doctor.token, 'doctor', doctorStamp), () => patientBody('Floorson')),
     },
   ];
 
@@ -101,7 +107,7 @@ describe('Benchmark floor: the same SQL the server sends', () => {
     it(`${c.name}: same statements, same order, same round trips`, async () => {
       const server = await serverSends(c.http);
       const floor = await floorSends(c.plan(), [{ patient_id: patientId }]);
-      expect(server.length, JSON.stringify(server.map((s) => s.text.slice(0, 80)))).to.equal(c.trips ?? 3);
+      expect(server.length, JSON.stringify(server.map((s) => s.text.slice(0, 80)))).to.equal(c.trips);
       expect(floor.map(shape)).to.deep.equal(server.map(shape));
     });
   }

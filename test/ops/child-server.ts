@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import { adminSigningKey } from '../../server/admin/oauth';
 import { createClinic, createUser } from '../../server/admin/tenancy';
 import { mintAccessToken } from '../../server/auth/tokens';
 import { loadConfig } from '../../server/config';
-import { currentKeyForChild } from '../../server/oauth/secret-box';
+import { useSecretKeys } from '../../server/oauth/secret-box';
 import { testServer } from '../helpers/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -39,8 +40,8 @@ export async function startChildServer(env: Record<string, string> = {}): Promis
   const [port, pgPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
   // Sealed secrets are read in this process too (the signing key below): the child seals with the key this process holds.
-  await testServer();
-  const secretsKey = currentKeyForChild();
+  // The child seals its secrets with a key of its own, which this process uses only to read its signing key.
+  const secretsKey = crypto.randomBytes(32).toString('base64');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'server', 'main.ts')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(pgPort), BASE_URL: url, WORKERS: '1', LOG_LEVEL: 'info', SECRETS_KEY: secretsKey, ...env },
@@ -78,7 +79,8 @@ export async function startChildServer(env: Record<string, string> = {}): Promis
     admin = knexFactory({ client: 'pg', connection: (await adminConnection(cfg)).url, pool: { min: 0, max: 2 } });
     const clinicId = (await createClinic(admin, `Ops ${Math.random().toString(36).slice(2, 8)}`)).id;
     const userId = (await createUser(admin, { clinicId, email: `ops.${Math.random().toString(36).slice(2, 10)}@test.example`, role: 'doctor' })).id;
-    const key = await adminSigningKey(admin, dataDir);
+    useSecretKeys({ dataDir, secretsKey });
+    const key = await adminSigningKey(admin, dataDir).finally(async () => { useSecretKeys((await testServer()).cfg); });
     const token = await mintAccessToken(key, { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim }, { clinicId, userId, scope: 'user/*.cruds' });
     return { url, port, pid: child.pid as number, dataDir, admin, auth: { Authorization: `Bearer ${token}` }, output: () => out, exited, close };
   } catch (err) {

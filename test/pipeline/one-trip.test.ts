@@ -141,4 +141,33 @@ describe('A read in one round trip: the cached role is a guess the database chec
     expect(res.status).to.equal(400);
     expect(await auditEvents((q) => q.where({ user_id: doctor.user, outcome: '4', subtype: 'search-type' }))).to.have.length(before + 1);
   });
+
+  it('a create travels in one message: the row, its history and exactly one AuditEvent, or nothing', async () => {
+    await read();
+    let res: Awaited<ReturnType<typeof read>> | undefined;
+    const body = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Onetripcreate' }], gender: 'other' });
+    const messages = await sent(async () => { res = await (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', 'application/fhir+json').send(body); });
+    expect(res?.status).to.equal(201);
+    expect(messages).to.have.length(1);
+    expect(messages[0]).to.match(/^BEGIN; select app_begin_checked\(.*; insert into patient .*; insert into audit_event .*; COMMIT$/s);
+    const id = res?.body.id as string;
+    expect(res?.headers.location).to.match(new RegExp(`/Patient/${id}/_history/1$`));
+    expect((await read(id)).body.name[0].family).to.equal('Onetripcreate');
+    const db = await admin();
+    expect(await db('patient_history').where({ id }).count('* as n').first()).to.deep.equal({ n: '1' });
+    const events = await auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'create', entity_id: id }));
+    expect(events.map((e) => e.outcome)).to.deep.equal(['0']);
+    expect((await (await api()).get(`/fhir/Patient?family=Onetripcreate`).set(doctor.auth)).body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.deep.equal([id]);
+  });
+
+  it('a create the full path must refuse (invalid body, a reference to check) is answered there, once', async () => {
+    await read();
+    const before = (await auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'create', outcome: '4' }))).length;
+    const bad = await (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Patient', gender: 'sometimes' }));
+    expect(bad.status).to.equal(400);
+    const dangling = await (await api()).post('/fhir/Appointment').set(doctor.auth).set('Content-Type', 'application/fhir+json')
+      .send(JSON.stringify(appointmentBody('0f0e0d0c-0b0a-4000-8000-0000000000ff')));
+    expect(dangling.status).to.equal(422);
+    expect(await auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'create', outcome: '4' }))).to.have.length(before + 2);
+  });
 });
