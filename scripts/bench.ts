@@ -33,7 +33,7 @@ const USAGE = `usage: npm run bench -- [options]
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
   output    --out bench-results/bench-<time>.json
-            --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 30 % lost)`;
+            --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
 const DEFAULT_SIZE: DatasetSize = { clinics: 2, patients: 100_000, appointments: 200_000, medicationRequests: 200_000, auditEvents: 5_000_000, seed: 1 };
 
