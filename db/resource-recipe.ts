@@ -41,16 +41,13 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
   const hasPatientCol = compartment === 'patient_id';
   const patientCol = hasPatientCol ? 'patient_id uuid,' : '';
   // clinic_id is a key column (not an INCLUDE) so every unique key holds the distribution column (Citus).
+  // What a version row holds, in the current table and its history alike.
+  const versionColumns = `id uuid not null, clinic_id uuid not null, version_id integer not null, last_updated timestamptz not null,
+      deleted boolean not null default false, ${patientCol} resource jsonb not null,`;
   const idIncludes = [...(hasPatientCol ? ['patient_id'] : []), 'deleted', 'last_updated'];
   await knex.raw(`
     create table ${table} (
-      id uuid not null,
-      clinic_id uuid not null,
-      version_id integer not null,
-      last_updated timestamptz not null,
-      deleted boolean not null default false,
-      ${patientCol}
-      resource jsonb not null,
+      ${versionColumns}
       ${spec.search.flatMap(searchColumns).map((c) => `${c},`).join('\n      ')}
       primary key (clinic_id, id)
     );
@@ -63,13 +60,7 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
     }).join('\n    ')}
 
     create table ${table}_history (
-      id uuid not null,
-      clinic_id uuid not null,
-      version_id integer not null,
-      last_updated timestamptz not null,
-      deleted boolean not null default false,
-      ${patientCol}
-      resource jsonb not null,
+      ${versionColumns}
       primary key (clinic_id, id, version_id)
     );
     create index ${table}_history_updated on ${table}_history (clinic_id, last_updated);

@@ -15,7 +15,7 @@ import { mintAccessToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
 import { useSecretKeys } from '../server/oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
-import { persistentSecret } from '../server/secrets';
+import { persistentSecret } from '../db/secrets';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
 import { ensureNaiveAuditTable } from './bench/naive-floor';

@@ -4,7 +4,8 @@ import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
 import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
 
-const COLUMN_LIST = AUDIT_COLUMNS.join(', ');
+/** The audit_event column list of an INSERT, in AUDIT_COLUMNS order. */
+export const AUDIT_COLUMN_LIST = AUDIT_COLUMNS.join(', ');
 
 /** The values of a row in AUDIT_COLUMNS order, as SQL literals (or the SQL expressions `computed` gives). */
 function literals(r: AuditRecord, computed: Partial<Record<AuditColumn, string>> = {}): string {
@@ -27,11 +28,10 @@ export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditCol
   return literals(r, computed);
 }
 
-export const AUDIT_COLUMN_LIST = COLUMN_LIST;
 
 export function auditInsertWhenSql(r: AuditRecord, when: string, computed: Partial<Record<AuditColumn, string>>): string {
   if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
-  return `insert into audit_event (${COLUMN_LIST}) select ${literals(r, computed)} where ${when}`;
+  return `insert into audit_event (${AUDIT_COLUMN_LIST}) select ${literals(r, computed)} where ${when}`;
 }
 
 /**
@@ -40,7 +40,7 @@ export function auditInsertWhenSql(r: AuditRecord, when: string, computed: Parti
  * audit_event_patient rows in the same statement.
  */
 export function auditRecordInsertSql(r: AuditRecord): string {
-  const insert = `insert into audit_event (${COLUMN_LIST}) values (${literals(r)})`;
+  const insert = `insert into audit_event (${AUDIT_COLUMN_LIST}) values (${literals(r)})`;
   if (!r.patient_ids) return insert;
   return `with e as (${insert}) insert into audit_event_patient (clinic_id, patient_id, last_updated, id) `
     + `select ${sqlLiteral(r.clinic_id)}::uuid, p, ${sqlLiteral(r.last_updated)}::timestamptz, ${sqlLiteral(r.id)}::uuid from unnest(${sqlLiteral(r.patient_ids)}::uuid[]) p`;

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { portBusy } from '../../db/embedded';
 import type { Config, S3Endpoint } from '../config';
 import { logger as rootLogger } from '../http/logger';
-import { persistentSecret } from '../secrets';
+import { persistentSecret } from '../../db/secrets';
 import { sweepOrphans } from './cleanup';
 import { EmbeddedS3, type RunningEmbeddedS3 } from './embedded-s3';
 import { ObjectStore, type ObjectStoreConfig } from './object-store';

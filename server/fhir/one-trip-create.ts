@@ -2,10 +2,9 @@ import crypto from 'node:crypto';
 import { sqlLiteral } from '../../db/literal';
 import { auditInsertSql, withRequestFacts } from '../audit/writer';
 import type { AccessContext } from '../auth/access-context';
-import { authorize } from '../auth/authorize';
 import { OperationOutcomeError } from '../http/errors';
-import { oneTrip } from '../pipeline/one-trip';
-import { readResourceBody } from './body';
+import { oneTrip, plainlyGranted } from '../pipeline/one-trip';
+import { parseJsonBody, readResourceBody } from './body';
 import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
 import { localReferences } from './references';
 import { type FhirResource, stampVersion, versionRow } from './repository';
@@ -23,21 +22,24 @@ export async function createInOneTrip(deps: FhirDeps, access: AccessContext, req
   if (def.rowStore || def.storesAttachments || def.serverWritten || req.headers['if-none-exist'] !== undefined) return undefined;
   let resource: FhirResource;
   try {
+    // References first, on the parsed body: a create with references to check goes to the full path
+    // before the (costly) validation, which that path runs itself.
+    const parsed = parseJsonBody(req.headers['content-type'], req.body, 'a FHIR resource') as FhirResource;
+    if (!parsed || typeof parsed !== 'object' || parsed.resourceType !== def.type) return undefined;
+    const found = localReferences(def, parsed, deps.cfg.fhirBaseUrl);
+    if (found.refs.length || found.issues.length) return undefined;
     resource = readResourceBody(req, def.type);
   } catch (err) {
     if (err instanceof OperationOutcomeError) return undefined;
     throw err;
   }
   delete resource.id;
-  const found = localReferences(def, resource, deps.cfg.fhirBaseUrl);
-  if (found.refs.length || found.issues.length) return undefined;
   const compartment = compartmentFor(access, [{ type: def.type, interaction: 'create' }]);
   const id = crypto.randomUUID();
   const stored = stampVersion(resource, id, 1, new Date().toISOString());
   const { row, text, patientId } = versionRow(def, stored, false);
   const rows = await oneTrip(deps.db, access, compartment, (membership) => {
-    const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, def.type, 'create');
-    if (!decision.allowed || decision.constraints || decision.compartmentPatientId !== compartment) return undefined;
+    if (!plainlyGranted(access, membership, def.type, 'create', compartment)) return undefined;
     const cols = Object.keys(row);
     const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'create'), resourceId: id, versionId: '1', patientIds: patientId ? [patientId] : [], roleName: membership.role });
     return {

@@ -1,9 +1,8 @@
 import { auditRecord } from '../audit/record';
 import { auditInsertWhenSql, withRequestFacts } from '../audit/writer';
 import type { AccessContext } from '../auth/access-context';
-import { authorize } from '../auth/authorize';
 import { isUuid } from '../http/ids';
-import { oneTrip } from '../pipeline/one-trip';
+import { oneTrip, plainlyGranted } from '../pipeline/one-trip';
 import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
 import { resourceHeaders } from './handlers/instance';
 import { hasPatientColumn } from './repository';
@@ -25,8 +24,7 @@ export async function readInOneTrip(deps: FhirDeps, access: AccessContext, req: 
   const compartment = compartmentFor(access, [{ type: def.type, interaction: 'read' }]);
   const t = def.table;
   const rows = await oneTrip<ReadRow>(deps.db, access, compartment, (membership) => {
-    const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, def.type, 'read');
-    if (!decision.allowed || decision.constraints || decision.compartmentPatientId !== compartment) return undefined;
+    if (!plainlyGranted(access, membership, def.type, 'read', compartment)) return undefined;
     const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'read'), resourceId: id, roleName: membership.role });
     const row = `(select %s from ${t} where id = '${id}')`;
     return {

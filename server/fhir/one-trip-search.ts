@@ -3,9 +3,8 @@ import { sqlLiteral } from '../../db/literal';
 import { auditRecord } from '../audit/record';
 import { AUDIT_COLUMN_LIST, auditValuesSql, withRequestFacts } from '../audit/writer';
 import type { AccessContext, Membership } from '../auth/access-context';
-import { authorize } from '../auth/authorize';
 import { OperationOutcomeError } from '../http/errors';
-import { oneTrip, type OneTripPlan } from '../pipeline/one-trip';
+import { oneTrip, type OneTripPlan, plainlyGranted } from '../pipeline/one-trip';
 import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
 import { pageQuery, planSearch, type SearchPlan, searchBundle } from './handlers/search';
 import { Repository } from './repository';
@@ -23,8 +22,7 @@ export function oneTripSearch(
   deps: FhirDeps, def: ResourceDefinition, access: AccessContext, req: FhirRequest, plan: SearchPlan, membership: Membership,
   compartment: string | undefined, repo: Repository,
 ): OneTripPlan | undefined {
-  const decision = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, def.type, 'search');
-  if (!decision.allowed || decision.constraints || decision.compartmentPatientId !== compartment) return undefined;
+  if (!plainlyGranted(access, membership, def.type, 'search', compartment)) return undefined;
   const page = inlined(repo.withVersionColumns(pageQuery(deps, def, repo, plan)));
   const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'search'), query: plan.query, roleName: membership.role });
   const values = auditValuesSql(auditRecord(facts), {

@@ -1,8 +1,18 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { AccessContext, Membership } from '../auth/access-context';
+import { authorize, type FhirInteraction } from '../auth/authorize';
 import { currentRequest } from '../http/request-context';
 import { cachedMembership, checkedBeginSql, forgetMembership } from '../tenancy/with-clinic';
+
+/**
+ * Whether the cached role plainly grants `interaction` on `type` in this transaction's compartment:
+ * no refusal, no granular scope to apply, no other compartment. Anything else takes the full path.
+ */
+export function plainlyGranted(access: AccessContext, membership: Membership, type: string, interaction: FhirInteraction, compartment: string | undefined): boolean {
+  const d = authorize({ scopes: access.scopes, rolePermissions: membership.permissions, patientId: access.patientId }, type, interaction);
+  return d.allowed && !d.constraints && d.compartmentPatientId === compartment;
+}
 
 /** A request that fits in one message: its statement and the audit row that records it. */
 export interface OneTripPlan {

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { localSocketUrl, runtimeUrl } from '../../db';
 import { ensureNaiveAuditTable, NAIVE_AUDIT_TABLE, naiveFloorHandler } from '../../scripts/bench/naive-floor';
 import { startNaiveFloor } from '../../scripts/bench/naive-floor-process';
-import { persistentSecret } from '../../server/secrets';
+import { persistentSecret } from '../../db/secrets';
 import { appointmentBody, post } from '../helpers/resources';
 import { actor, admin, api, newUser, patientBody, testServer, tokenFor } from '../helpers/server';
 
