@@ -12,3 +12,5 @@ export const APP_ROLE = 'fhir_app';
 export const ADMIN_ROLE = 'fhir_admin';
 /** NOLOGIN; the built-in authorization server: OAuth tables and read-only tenancy, no clinical tables. */
 export const AUTH_ROLE = 'fhir_auth';
+/** NOLOGIN; the audit sealer: of audit rows only id, clinic, time, hash and transaction; appends to the seal. */
+export const SEALER_ROLE = 'fhir_sealer';

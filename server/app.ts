@@ -12,6 +12,7 @@ import type { DocumentService } from './documents/service';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
+import { auditOperationsRouter, type AuditSealDeps } from './fhir/audit-operations';
 import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { rateLimiters } from './pipeline/rate-limit';
@@ -36,6 +37,8 @@ export interface AppDeps {
   documents?: DocumentService;
   /** Draining and dependency checks behind /readyz; by default the database and the document store. */
   readiness?: Readiness;
+  /** The audit seal's key and anchor store ($verify, $checkpoint); unset with AUDIT_SEAL=false. */
+  seal?: AuditSealDeps;
 }
 
 /** What /readyz checks: a statement through the runtime pool, and the document store. */
@@ -99,6 +102,7 @@ export function createApp(deps: AppDeps): Express {
   app.post('/fhir', bodyOf(Math.max(0, ...RESOURCE_DEFINITIONS.map((d) => d.bodyLimitBytes ?? 0))));
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
+  app.use('/fhir', auditOperationsRouter({ db }, deps.seal));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

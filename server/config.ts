@@ -32,6 +32,14 @@ export interface Config {
   secretsKey?: string;
   /** Keys a rotation is moving away from: read, never used to seal (comma-separated SECRETS_KEY_PREVIOUS). */
   secretsKeysPrevious: string[];
+  /** The audit seal (README, "Audit integrity"). */
+  auditSeal: {
+    /** AUDIT_SEAL=false: rows carry no hash and nothing is sealed (only to measure what the seal costs). */
+    enabled: boolean;
+    /** Ed25519 seed signing checkpoints (base64 32 bytes, from a key manager); unset: DATA_DIR/secrets/audit-seal-key. */
+    key?: string;
+    intervalMs: number;
+  };
   oauth: OAuthSettings;
   documents: DocumentSettings;
   /** On SIGTERM, how long in-flight requests and uploads may run before their connections are cut (ms). */
@@ -253,6 +261,11 @@ export function loadConfig(env: Env = process.env): Config {
     pageSecret,
     secretsKey: env.SECRETS_KEY ? secretKey('SECRETS_KEY', env.SECRETS_KEY) : undefined,
     secretsKeysPrevious: (env.SECRETS_KEY_PREVIOUS ?? '').split(',').filter((k) => k.trim()).map((k) => secretKey('SECRETS_KEY_PREVIOUS', k)),
+    auditSeal: {
+      enabled: bool(env, 'AUDIT_SEAL', true),
+      key: env.AUDIT_SEAL_KEY ? secretKey('AUDIT_SEAL_KEY', env.AUDIT_SEAL_KEY) : undefined,
+      intervalMs: int(env, 'AUDIT_SEAL_INTERVAL_MS', 2000, 100, 60_000),
+    },
     oauth: {
       accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 60, 3600),
       systemTokenTtl: int(env, 'SYSTEM_TOKEN_TTL', 300, 60, 3600),

@@ -77,6 +77,12 @@ function transportWithTimeout(useSSL: boolean, timeoutMs: number, agent: http.Ag
   return { request } as unknown as Minio.ClientOptions['transport'];
 }
 
+const ANCHOR_PREFIX = /^audit-checkpoints\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/$/;
+const ANCHOR_KEY = /^audit-checkpoints\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.json$/;
+function assertAnchorKey(key: string): void {
+  if (!ANCHOR_KEY.test(key)) throw badRequest('Invalid audit checkpoint key');
+}
+
 export class ObjectStore {
   private readonly cfg: ObjectStoreConfig;
   private readonly client: Minio.Client;
@@ -180,6 +186,38 @@ export class ObjectStore {
     assertValidKey(key);
     this.links.forget(key);
     await this.call('remove', () => this.client.removeObject(this.cfg.bucket, key));
+  }
+
+  /**
+   * Audit checkpoints anchored outside the database (server/audit/sealer.ts), under their own
+   * prefix `audit-checkpoints/{clinic}/`: never a document key, so no document link can reach them.
+   */
+  async putAnchor(key: string, body: string): Promise<void> {
+    assertAnchorKey(key);
+    const data = Buffer.from(body, 'utf8');
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, data, data.length, {
+      'Content-Type': 'application/json',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
+  async getAnchor(key: string): Promise<string> {
+    assertAnchorKey(key);
+    const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
+    const chunks: Buffer[] = [];
+    for await (const c of source as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async anchorKeys(prefix: string): Promise<string[]> {
+    if (!ANCHOR_PREFIX.test(prefix)) throw badRequest('Invalid audit checkpoint prefix');
+    const keys: string[] = [];
+    try {
+      for await (const item of this.client.listObjectsV2(this.cfg.bucket, prefix, true) as AsyncIterable<Minio.BucketItem>) if (item.name) keys.push(item.name);
+    } catch (err) {
+      throw this.translate('list', err);
+    }
+    return keys.sort();
   }
 
   /** The prefix is checked on the call itself, not on first iteration. */

@@ -37,6 +37,20 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
   { method: 'DELETE', path: '/:type', interaction: 'delete', handler: conditionalDelete },
 ];
 
+/**
+ * FHIR operations served by their own routers (`$verify`...): the edge checks (hostile-input.ts)
+ * let these method and path pairs through to them. Literal segments only.
+ */
+export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+  { method: 'POST', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$checkpoint' },
+];
+
+export function isOperationRoute(method: FhirMethod, segments: readonly string[]): boolean {
+  const path = `/${segments.join('/')}`;
+  return OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
+}
+
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
 
 /** The route a method and decoded path segments (`['Patient', '123']`) select, as Express would. */
