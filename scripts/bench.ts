@@ -24,6 +24,7 @@ import { formatSummary, profilesIn, summarizeProfile } from './bench/profile';
 import { machine, type ScenarioResult, scaling, table, targets, writeJson } from './bench/report';
 import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
 import { type ServerProcess, startServerProcess } from './bench/server-process';
+import { type SealLag, sealLag, waitForSeal } from './bench/seal';
 import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, sizeFromFlags } from './generate';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -94,11 +95,13 @@ const actorOf = (token: string, role: string) => {
 };
 
 const MANIFEST = 'bench-dataset.json';
+/** Whether the measured server seals its audit trail (AUDIT_SEAL=false measures what sealing costs). */
+const sealing = (env: Record<string, string>) => (env.AUDIT_SEAL ?? process.env.AUDIT_SEAL ?? 'true') !== 'false';
 
 /** Embedded mode: server, dataset (generated, or the one kept in `reuse`) and tokens. */
 async function embedded(
   size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, reuse: string | undefined, onStart: (s: ServerProcess) => void,
-): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize; poolMax: number }> {
+): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize; poolMax: number; adminUrl: string }> {
   const server = await startServerProcess({
     env: serverEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)] : [],
@@ -136,7 +139,8 @@ async function embedded(
     // The floor connects as the server's pool does: the runtime login, over the same socket.
     const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
     if (!flags['no-naive']) await ensureNaiveAuditTable(conn.url);
-    return { server, clinics, floorDb, size, poolMax };
+    if (sealing(serverEnv)) await waitForSeal(conn.url, (s) => process.stderr.write(s));
+    return { server, clinics, floorDb, size, poolMax, adminUrl: conn.url };
   } catch (err) {
     await server.stop(flags.keep);
     throw err;
@@ -176,6 +180,7 @@ async function main(): Promise<number> {
   let url: string;
   let clinics: BenchClinic[];
   let floorDb: string | undefined;
+  let adminUrl: string | undefined;
   if (flags.url) {
     if (!flags.token) throw new Error('--url needs --token (a token that may read, search and create Patient)');
     url = flags.url.replace(/\/$/, '');
@@ -187,7 +192,7 @@ async function main(): Promise<number> {
     }];
   } else {
     const e = await embedded(size, serverEnv, flags['cpu-prof'], flags.reuse, (s) => { server = s; });
-    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb; size = e.size;
+    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb; size = e.size; adminUrl = e.adminUrl;
     if (!flags['no-naive']) {
       naive = await startNaiveFloor({ dbUrl: e.floorDb, poolMax: e.poolMax });
       process.stderr.write(`naive floor ${naive.url} (pid ${naive.pid}), pool of ${e.poolMax}\n`);
@@ -195,6 +200,8 @@ async function main(): Promise<number> {
   }
 
   const results: ScenarioResult[] = [];
+  let seal: SealLag | undefined;
+  const measuredFrom = new Date();
   try {
     for (const s of buildScenarios(clinics, keys)) {
       process.stderr.write(`${s.title}: ${load.warmup} s warm-up, ${load.seconds} s measured, ${load.connections} connections ...`);
@@ -217,6 +224,11 @@ async function main(): Promise<number> {
       process.stderr.write('\n');
       results.push(result);
     }
+    if (adminUrl && sealing(serverEnv)) {
+      // Every row the scenarios wrote, and how long it waited for its signed checkpoint.
+      await waitForSeal(adminUrl, (s) => process.stderr.write(s), 10 * 60_000);
+      seal = await sealLag(adminUrl, measuredFrom);
+    }
   } finally {
     await stopServer();
   }
@@ -226,8 +238,9 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, targets: [
+    serverEnv, results, seal, targets: [
       ...targets(results),
+      ...(seal ? [`${seal.p99 <= 10 ? 'met' : 'MISSED'}: seal lag p99 ${seal.p99.toFixed(2)} s (p50 ${seal.p50.toFixed(2)} s, max ${seal.max.toFixed(2)} s, ${seal.rows} rows) <= 10 s`] : []),
       ...(flags.compare ? scaling(results, JSON.parse(fs.readFileSync(flags.compare, 'utf8')), flags.url ? undefined : size.patients) : []),
     ],
   };

@@ -14,6 +14,8 @@ import { loadOAuthSecrets, type OAuthSecrets } from './oauth/shared-secrets';
 import { type KeyRing, loadKeyRing } from './oauth/signing-keys';
 import { watchPool, type PoolLike } from './ops/metrics';
 import { hashRowsWrittenBeforeSealing } from './audit/legacy-hash';
+import { applyRetention } from './audit/retention';
+import type { AuditSealDeps } from './fhir/audit-operations';
 import { Sealer } from './audit/sealer';
 import { loadSealKey } from './audit/seal-key';
 import { setAuditHashing } from './audit/writer';
@@ -38,6 +40,8 @@ export interface RunningServer {
   metrics?: MetricsServer;
   /** The audit sealer (it seals only while this process holds the deployment's sealer lock); unset with AUDIT_SEAL=false. */
   sealer?: Sealer;
+  /** The checkpoint key and the anchor store (retention and tests use them); unset with AUDIT_SEAL=false. */
+  seal?: AuditSealDeps;
   /**
    * Stops accepting, reports not ready, lets in-flight requests finish within SHUTDOWN_GRACE_MS,
    * then cuts what is left and closes the store and the database.
@@ -86,6 +90,11 @@ export async function startServer(cfg: Config, { prepared = false, background = 
         setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
         // The coming months' audit partitions (rows would still land in the default partition without them).
         setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
+        // Audit rows past their clinic's retention: exported, signed for and removed (README, "Audit integrity").
+        ...(seal ? [setInterval(() => {
+          applyRetention(db.adminUrl, seal.key, seal.anchors).then((cuts) => { if (cuts.length) logger.info({ cuts }, 'audit retention applied'); })
+            .catch((err) => logger.error({ err }, 'audit retention failed'));
+        }, 86_400_000)] : []),
       ] : []),
     ];
     for (const t of timers) t.unref();
@@ -98,7 +107,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     const port = (server.address() as AddressInfo).port;
     if (cfg.metrics && servesMetrics) metrics = await serveMetrics(cfg.metrics);
     return {
-      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server, readiness, metrics, sealer,
+      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server, readiness, metrics, sealer, seal,
       url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`,
       close: async () => {
         readiness.drain();

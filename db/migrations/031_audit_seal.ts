@@ -58,8 +58,30 @@ export async function up(knex: Knex): Promise<void> {
     );
     insert into audit_seal_state (cursor_tx, cursor_id) values ('0'::xid8, '00000000-0000-0000-0000-000000000000');
 
+    -- Retention (server/audit/retention.ts): a clinic keeps its trail this many years, at least one.
+    alter table clinic add column audit_retention_years integer not null default 6 check (audit_retention_years >= 1);
+    -- What retention removed: a signed record per cut (the chain's head where the kept trail begins).
+    create table audit_retention_cut (
+      clinic_id uuid not null,
+      through_seq bigint not null,
+      head bytea not null,
+      removed_rows bigint not null,
+      export_key text not null,
+      statement text not null,
+      signature bytea not null,
+      key_id text not null,
+      created_at timestamptz not null default now(),
+      primary key (clinic_id, through_seq)
+    );
+    alter table audit_retention_cut enable row level security;
+    alter table audit_retention_cut force row level security;
+    create policy isolate_clinic_read on audit_retention_cut for select using (clinic_id = (select app_clinic_id()));
+    grant select on audit_retention_cut to ${APP_ROLE};
+
     create or replace function audit_seal_append_only() returns trigger language plpgsql as $f$
     begin
+      -- Retention removes sealed leaves only inside its own transaction, behind its signed record.
+      if tg_op = 'DELETE' and current_setting('app.audit_retention', true) = 'on' then return old; end if;
       if tg_op = 'UPDATE' and tg_table_name = 'audit_checkpoint' and old.anchored_at is null
          and (old.clinic_id, old.tree_size, old.head, old.sealed_at, old.statement, old.signature, old.key_id)
              is not distinct from (new.clinic_id, new.tree_size, new.head, new.sealed_at, new.statement, new.signature, new.key_id) then
@@ -99,12 +121,19 @@ export async function up(knex: Knex): Promise<void> {
     -- Rows written before this migration get their hash once, at the server's start
     -- (server/audit/legacy-hash.ts computes the canonical form): that and nothing else.
     create policy legacy_hash on audit_event for all to ${OWNER_ROLE} using (hash is null) with check (true);
+    -- Retention runs as the owner (maintenance, like the partitions): it reads and removes expired rows.
+    create policy retention on audit_event for all to ${OWNER_ROLE} using (true);
+    create policy retention on audit_event_patient for all to ${OWNER_ROLE} using (true);
+    create policy retention on audit_seal_leaf for all to ${OWNER_ROLE} using (true) with check (true);
+    create policy retention on audit_checkpoint for all to ${OWNER_ROLE} using (true) with check (true);
+    create policy retention on audit_retention_cut for all to ${OWNER_ROLE} using (true) with check (true);
     create or replace function audit_event_append_only() returns trigger language plpgsql as $f$
     begin
       if tg_op = 'UPDATE' and to_jsonb(old) \\? 'hash' and to_jsonb(old)->'hash' = 'null'::jsonb and to_jsonb(new)->'hash' <> 'null'::jsonb
          and to_jsonb(old) - 'hash' - 'tx' = to_jsonb(new) - 'hash' - 'tx' then
         return new;
       end if;
+      if tg_op = 'DELETE' and current_setting('app.audit_retention', true) = 'on' then return old; end if;
       raise exception 'audit_event is append-only: % refused', tg_op using errcode = 'insufficient_privilege';
     end $f$;
   `);

@@ -12,10 +12,14 @@ export interface AnchorStore {
   /** Keys under the prefix, in key order. */
   keys(prefix: string): Promise<string[]>;
   get(key: string): Promise<string>;
+  /** An archive too large for memory (retention's export of expired rows), from a file. */
+  putFile(key: string, file: string): Promise<void>;
 }
 
 export const anchorPrefix = (clinicId: string) => `audit-checkpoints/${clinicId}/`;
 export const anchorKey = (clinicId: string, treeSize: number) => `${anchorPrefix(clinicId)}${String(treeSize).padStart(16, '0')}.json`;
+export const retentionKey = (clinicId: string, throughSeq: number) => `audit-retention/${clinicId}/${String(throughSeq).padStart(16, '0')}.json`;
+export const archiveKey = (clinicId: string, throughSeq: number) => `audit-archive/${clinicId}/${String(throughSeq).padStart(16, '0')}.ndjson`;
 
 /** The anchored copy of a checkpoint. */
 export interface AnchoredCheckpoint { statement: string; signature: string; keyId: string }

@@ -47,18 +47,21 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
     }
   }
   const dbSize = checkpoints.length ? checkpoints[checkpoints.length - 1].size : 0;
+  const cut = await retentionCut(trx, clinicId, key, issues);
   await compareAnchors(clinicId, key, anchors, checkpoints, dbSize, issues, incomplete);
 
   // The leaves in the range, widened to the signed checkpoints around them.
   const bounds = await trx.raw(`select min(seq)::text as lo, max(seq)::text as hi from audit_seal_leaf where clinic_id = ?
       and (?::timestamptz is null or last_updated >= ?) and (?::timestamptz is null or last_updated <= ?)`,
   [clinicId, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null]);
-  const lo = bounds.rows[0].lo === null ? undefined : Number(bounds.rows[0].lo);
+  // Rows retention removed (behind its signed record) are not looked for.
+  const lo = bounds.rows[0].lo === null ? undefined : Math.max(Number(bounds.rows[0].lo), (cut?.size ?? 0) + 1);
   const hi = bounds.rows[0].hi === null ? undefined : Number(bounds.rows[0].hi);
   let checked = 0;
   let verifiedThrough: Date | undefined;
   if (lo !== undefined && hi !== undefined) {
-    const start = [...checkpoints].reverse().find((c) => c.size < lo);
+    const before = [...checkpoints].reverse().find((c) => c.size < lo);
+    const start = cut && (!before || before.size < cut.size) ? cut : before;
     const end = checkpoints.find((c) => c.size >= hi) ?? checkpoints[checkpoints.length - 1];
     const sizes = new Map(checkpoints.map((c) => [c.size, c]));
     let head = start?.head ?? CHAIN_START;
@@ -122,6 +125,21 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
     issues,
     incomplete,
   };
+}
+
+/** The newest retention record, if its signature holds: the chain's head where the kept trail begins. */
+async function retentionCut(trx: Knex.Transaction, clinicId: string, key: SealKey, issues: VerifyIssue[]): Promise<{ size: number; head: Buffer } | undefined> {
+  const { rows } = await trx.raw(`select through_seq::text as size, head, statement, signature from audit_retention_cut
+      where clinic_id = ? order by through_seq desc limit 1`, [clinicId]);
+  const r = rows[0] as { size: string; head: Buffer; statement: string; signature: Buffer } | undefined;
+  if (!r) return undefined;
+  let facts: { clinic?: string; throughSeq?: number; head?: string } = {};
+  try { facts = JSON.parse(r.statement); } catch { /* reported below */ }
+  if (!key.verify(r.statement, r.signature) || facts.clinic !== clinicId || facts.throughSeq !== Number(r.size) || facts.head !== r.head.toString('hex')) {
+    issues.push({ kind: 'checkpoint-mismatch', position: Number(r.size), message: `the retention record through ${r.size} carries no valid signature of its content` });
+    return undefined;
+  }
+  return { size: Number(r.size), head: r.head };
 }
 
 async function loadCheckpoints(trx: Knex.Transaction, clinicId: string): Promise<Checkpoint[]> {

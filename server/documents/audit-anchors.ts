@@ -10,5 +10,6 @@ export function objectStoreAnchors(documents: DocumentService): AnchorStore {
     put: async (key, body) => { await ready(); await documents.store.putAnchor(key, body); },
     keys: async (prefix) => { await ready(); return documents.store.anchorKeys(prefix); },
     get: async (key) => { await ready(); return documents.store.getAnchor(key); },
+    putFile: async (key, file) => { await ready(); await documents.store.putArchiveFile(key, file); },
   };
 }

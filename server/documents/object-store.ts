@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { PassThrough, pipeline } from 'node:stream';
@@ -77,8 +78,9 @@ function transportWithTimeout(useSSL: boolean, timeoutMs: number, agent: http.Ag
   return { request } as unknown as Minio.ClientOptions['transport'];
 }
 
-const ANCHOR_PREFIX = /^audit-checkpoints\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/$/;
-const ANCHOR_KEY = /^audit-checkpoints\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.json$/;
+const ANCHOR_PREFIX = /^(audit-checkpoints|audit-retention)\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/$/;
+const ANCHOR_KEY = /^(audit-checkpoints|audit-retention)\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.json$/;
+const ARCHIVE_KEY = /^audit-archive\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.ndjson$/;
 function assertAnchorKey(key: string): void {
   if (!ANCHOR_KEY.test(key)) throw badRequest('Invalid audit checkpoint key');
 }
@@ -201,8 +203,18 @@ export class ObjectStore {
     }));
   }
 
+  /** Expired audit rows, exported before retention removes them (NDJSON, streamed from a file). */
+  async putArchiveFile(key: string, file: string): Promise<void> {
+    if (!ARCHIVE_KEY.test(key)) throw badRequest('Invalid audit archive key');
+    const size = (await fs.promises.stat(file)).size;
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, fs.createReadStream(file), size, {
+      'Content-Type': 'application/x-ndjson',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
   async getAnchor(key: string): Promise<string> {
-    assertAnchorKey(key);
+    if (!ANCHOR_KEY.test(key) && !ARCHIVE_KEY.test(key)) throw badRequest('Invalid audit checkpoint key');
     const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
     const chunks: Buffer[] = [];
     for await (const c of source as AsyncIterable<Buffer>) chunks.push(c);

@@ -13,7 +13,7 @@ import { send } from './router';
 
 export interface AuditSealDeps {
   key: SealKey;
-  anchors?: AnchorStore;
+  anchors: AnchorStore;
 }
 
 const DATE_TIME = /^(\d{4})(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?)?)?$/;
