@@ -139,13 +139,12 @@ export function consoleRouter(deps: ConsoleDeps): Router {
 
   router.post('/alerts/review', form, posted(async (req, res, ctx) => {
     const body = req.body as Record<string, unknown>;
-    await asViewer(ctx.session, req, { interaction: 'console-alert-review', action: 'U', resourceType: undefined, query: undefined }, async (tx) => {
+    await asViewer(ctx.session, req, { interaction: 'console-alert-review', action: 'U', resourceType: undefined, query: `alert=${String(body.key ?? '').slice(0, 300)}` }, async (tx) => {
       const key = typeof body.key === 'string' ? body.key.trim() : '';
       const note = typeof body.note === 'string' ? body.note.trim() : '';
       if (!/^[a-z-]+:[0-9a-f-]{36}(:[0-9A-Za-z:.\-]+)?$/.test(key) || key.length > 300) throw new OperationOutcomeError(400, { severity: 'error', code: 'invalid', diagnostics: 'That is not an alert of this console' });
       if (note.length < 1 || note.length > 2000) throw new OperationOutcomeError(400, { severity: 'error', code: 'invalid', diagnostics: 'A review needs a note (up to 2000 characters)' });
       await tx.trx('console_alert_review').insert({ clinic_id: ctx.session.clinicId, alert_key: key, reviewed_by: ctx.session.userId, note });
-      tx.audit(factsOf(ctx.session, req, { interaction: 'console-alert-review', action: 'U', resourceType: undefined, query: `alert=${key}` }));
     });
     res.redirect(303, '/console/alerts');
   }));
