@@ -52,9 +52,10 @@ export async function computeAlerts(trx: Knex.Transaction, clinicId: string, fro
   const late = await trx.raw(`
     select user_id, (last_updated at time zone ?)::date as day, min(last_updated) as at, count(*) as n from audit_event
      where clinic_id = ? and last_updated >= ? and last_updated < ? and user_id is not null and type = 'rest' and outcome = '0'
+       and (patient_id is not null or patient_ids is not null)
        and (extract(hour from last_updated at time zone ?) < ? or extract(hour from last_updated at time zone ?) >= ?)
      group by 1, 2`, [t.time_zone, ...win, t.time_zone, t.hours_start, t.time_zone, t.hours_end]);
-  for (const r of late.rows) alerts.push({ key: `after-hours:${r.user_id}:${String(iso(r.day)).slice(0, 10)}`, kind: 'after-hours', userId: r.user_id, at: iso(r.at), count: Number(r.n), detail: `${r.n} accesses outside ${t.hours_start}:00–${t.hours_end}:00 (${t.time_zone})` });
+  for (const r of late.rows) alerts.push({ key: `after-hours:${r.user_id}:${String(iso(r.day)).slice(0, 10)}`, kind: 'after-hours', userId: r.user_id, at: iso(r.at), count: Number(r.n), detail: `${r.n} accesses to patients outside ${t.hours_start}:00–${t.hours_end}:00 (${t.time_zone})` });
 
   const exports = await trx.raw(`
     select user_id, id, last_updated as at from audit_event
