@@ -32,8 +32,11 @@ export interface ConsoleSession {
 
 const cookieOptions = (secure: boolean, maxAgeMs: number) => ({ httpOnly: true, secure, sameSite: 'strict' as const, path: '/console', maxAge: maxAgeMs });
 
+/** The sealed cookie value of a session (the benchmark seals its own with the server's key). */
+export const sealSession = (s: ConsoleSession): string => seal(JSON.stringify(s), PURPOSE);
+
 export function writeSession(res: Response, s: ConsoleSession, secure: boolean): void {
-  res.cookie(SESSION_COOKIE, seal(JSON.stringify(s), PURPOSE), cookieOptions(secure, IDLE_MS));
+  res.cookie(SESSION_COOKIE, sealSession(s), cookieOptions(secure, IDLE_MS));
 }
 
 export function clearSession(res: Response, secure: boolean): void {
