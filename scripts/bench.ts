@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: starts the server on the embedded defaults in a throwaway DATA_DIR, loads a
- * synthetic dataset, drives five scenarios with autocannon and the same SQL straight through `pg`
+ * synthetic dataset, drives six scenarios (the last: the compliance console) with autocannon and the same SQL straight through `pg`
  * (the floor), then the same requests against a naive `node:http` + `pg` service (the naive floor),
  * prints a table and the targets, writes it as JSON, cleans up. Any error fails the run (exit 1).
  * See README "Benchmark" for the flags.
@@ -14,6 +14,8 @@ import { adminConnection, localSocketUrl, runtimeUrl } from '../db';
 import { mintAccessToken } from '../server/auth/tokens';
 import { loadConfig } from '../server/config';
 import { useSecretKeys } from '../server/oauth/secret-box';
+import { CONSOLE_CLIENT_ID, CONSOLE_SCOPE } from '../server/oauth/first-party';
+import { sealSession, SESSION_COOKIE } from '../server/console/session';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../db/secrets';
 import { driveFloor } from './bench/floor-load';
@@ -29,7 +31,7 @@ import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, si
 
 const USAGE = `usage: npm run bench -- [options]
   dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
-  load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor --no-naive
+  load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit,console --no-floor --no-naive
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
@@ -98,6 +100,16 @@ const MANIFEST = 'bench-dataset.json';
 /** Whether the measured server seals its audit trail (AUDIT_SEAL=false measures what sealing costs). */
 const sealing = (env: Record<string, string>) => (env.AUDIT_SEAL ?? process.env.AUDIT_SEAL ?? 'true') !== 'false';
 
+/** Console sessions of a clinic's compliance officer, sealed with the server's key, fresh at each request (so none idles out). */
+function consoleCookie(clinicId: string, userId: string): () => string {
+  const sid = crypto.randomUUID();
+  const signedInAt = Date.now();
+  return () => {
+    const session = { sid, userId, clinicId, clientId: CONSOLE_CLIENT_ID, scope: CONSOLE_SCOPE, label: 'bench', signedInAt, seenAt: Date.now() };
+    return `${SESSION_COOKIE}=${encodeURIComponent(sealSession(session))}`;
+  };
+}
+
 /** Embedded mode: server, dataset (generated, or the one kept in `reuse`) and tokens. */
 async function embedded(
   size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, reuse: string | undefined, onStart: (s: ServerProcess) => void,
@@ -134,7 +146,8 @@ async function embedded(
     for (const g of generated) {
       const doctorToken = await mint(g.id, g.doctorId, 'user/*.cruds');
       const officerToken = await mint(g.id, g.complianceOfficerId, 'user/AuditEvent.rs');
-      clinics.push({ doctorToken, officerToken, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
+      const officerCookie = consoleCookie(g.id, g.complianceOfficerId);
+      clinics.push({ doctorToken, officerToken, officerCookie, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
     }
     // The floor connects as the server's pool does: the runtime login, over the same socket.
     const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));

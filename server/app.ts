@@ -22,6 +22,7 @@ import { observeRequest } from './ops/metrics';
 import { Readiness } from './ops/readiness';
 import { runWithRequest } from './http/request-context';
 import { mountOAuth } from './oauth/mount';
+import { consoleRouter } from './console/router';
 import type { OAuthSecrets } from './oauth/shared-secrets';
 import type { KeyRing } from './oauth/signing-keys';
 
@@ -89,6 +90,8 @@ export function createApp(deps: AppDeps): Express {
   // No pp.initialize(): every authenticate call takes a callback without a session, which needs none.
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   // Rate limits (README, "Rate limits"): per address until the token is verified, then per user or client.
+  // The compliance console: its own session cookie, pages in the same audited RLS transactions as the API.
+  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret }));
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
