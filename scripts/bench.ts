@@ -35,6 +35,7 @@ const USAGE = `usage: npm run bench -- [options]
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
+  seal      --seal-cost (after the scenarios: read and create again with AUDIT_SEAL=false, then on again, on the same data)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -59,6 +60,7 @@ const { values: flags } = parseArgs({
     'floor-db': { type: 'string' },
     out: { type: 'string' },
     compare: { type: 'string' },
+    'seal-cost': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -214,6 +216,7 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   let seal: SealLag | undefined;
+  let sealCost: Array<{ key: ScenarioKey; on: number; off: number; ratio: number }> | undefined;
   const measuredFrom = new Date();
   try {
     for (const s of buildScenarios(clinics, keys)) {
@@ -242,6 +245,27 @@ async function main(): Promise<number> {
       await waitForSeal(adminUrl, (s) => process.stderr.write(s), 10 * 60_000);
       seal = await sealLag(adminUrl, measuredFrom);
     }
+    if (flags['seal-cost'] && server && adminUrl) {
+      // The same build with hashing and sealing off, then on again, on the same data: what the seal costs.
+      const dataDir = server.dataDir;
+      const runs: Array<{ seal: boolean; key: ScenarioKey; rps: number }> = [];
+      for (const on of [false, true]) {
+        await server.stop(true);
+        server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir });
+        for (const s of buildScenarios(clinics, ['read', 'create'])) {
+          const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
+          process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s\n`);
+          runs.push({ seal: on, key: s.key as ScenarioKey, rps: m.rps });
+        }
+      }
+      sealCost = (['read', 'create'] as ScenarioKey[]).map((key) => {
+        const first = results.find((r) => r.key === key)?.server.rps;
+        const on = [first, runs.find((r) => r.seal && r.key === key)?.rps].filter((x): x is number => x !== undefined);
+        const off = runs.find((r) => !r.seal && r.key === key)?.rps ?? 0;
+        const onMean = on.reduce((a, b) => a + b, 0) / on.length;
+        return { key, on: onMean, off, ratio: onMean / off };
+      });
+    }
   } finally {
     await stopServer();
   }
@@ -251,7 +275,8 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, seal, targets: [
+    serverEnv, results, seal, sealCost, targets: [
+      ...(sealCost ?? []).map((c) => `${c.ratio >= 0.95 ? 'met' : 'MISSED'}: ${c.key} with the seal ${c.on.toFixed(0)} req/s vs ${c.off.toFixed(0)} without = ${c.ratio.toFixed(3)} (>= 0.95)`),
       ...targets(results),
       ...(seal ? [`${seal.p99 <= 10 ? 'met' : 'MISSED'}: seal lag p99 ${seal.p99.toFixed(2)} s (p50 ${seal.p50.toFixed(2)} s, max ${seal.max.toFixed(2)} s, ${seal.rows} rows) <= 10 s`] : []),
       ...(flags.compare ? scaling(results, JSON.parse(fs.readFileSync(flags.compare, 'utf8')), flags.url ? undefined : size.patients) : []),
