@@ -78,7 +78,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     if (!prepared) await prepareAuditSeal(cfg, db.adminUrl);
     const seal = cfg.auditSeal.enabled ? { key: loadSealKey(cfg.dataDir, cfg.auditSeal.key), anchors: objectStoreAnchors(documents) } : undefined;
     // Every process tries for the sealer lock, so another takes over when the one sealing stops.
-    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs);
+    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
+      () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
