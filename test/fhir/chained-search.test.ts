@@ -86,6 +86,15 @@ describe('Chained search and _has', () => {
     expect(await find('Practitioner', `_has:Appointment:practitioner:status=pending&family=Marsh${smith},Quill${smith}`)).to.deep.equal(sorted('marsh'));
   });
 
+  it('AuditEvent?patient.family=x finds the same events as AuditEvent?patient=<that patient>', async () => {
+    // Each search is itself audited: compare only the events recorded before the first one.
+    const before = `date=lt${encodeURIComponent(new Date().toISOString())}&_count=1000`;
+    const direct = await find('AuditEvent', `patient=${id.bob}&${before}`);
+    expect(direct.length).to.be.greaterThan(0);
+    expect(await find('AuditEvent', `patient.family=${jones}&${before}`)).to.deep.equal(direct);
+    expect(await find('AuditEvent', before)).to.not.deep.equal(direct);
+  });
+
   it('POST _search, _total=accurate and _summary=count give the same chained answer as GET', async () => {
     const a = await api();
     const posted = await a.post('/fhir/Appointment/_search').set(doc.auth).type('form').send(`patient.family=${smith}`);
