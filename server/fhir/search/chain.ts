@@ -2,17 +2,10 @@ import { badRequest, forbidden } from '../../http/errors';
 import type { ClinicScope } from '../interaction';
 import { RESOURCE_DEFINITIONS, definitionOf } from '../resources';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
-import type { Criterion } from './parse';
+import type { Criterion } from './criterion';
 
 // Chained search (`patient.family=x`) and reverse chaining (`_has:Appointment:patient:status=booked`),
 // one level: what they mean and who may use them. compile.ts turns them into subqueries.
-
-/** A criterion decided on the rows of another type that a reference parameter joins to. */
-export type Link =
-  /** Rows whose reference `param` names a row of one of `targets` matching that target's criterion. */
-  | { kind: 'chain'; targets: Array<{ def: ResourceDefinition; criterion: Criterion }> }
-  /** Rows named through `ref` by some row of `source` matching `criterion`. */
-  | { kind: 'has'; source: ResourceDefinition; ref: SearchParamDef; criterion: Criterion };
 
 /** Resolves a plain parameter of a type (parse.ts): undefined when the type has no such parameter. */
 type Resolve = (def: ResourceDefinition, name: string, modifier: string | undefined, values: string[]) => Criterion | undefined;
@@ -30,7 +23,7 @@ export function chainTargets(p: SearchParamDef): ResourceDefinition[] {
 export function chainNames(p: SearchParamDef): string[] {
   const names = new Set<string>();
   for (const t of chainTargets(p)) for (const s of t.search) names.add(s.name);
-  if (names.size) names.add('_id');
+  if (names.size) { names.add('_id'); names.add('_lastUpdated'); }
   return [...names].sort();
 }
 

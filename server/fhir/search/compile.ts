@@ -5,8 +5,8 @@ import { notSupported } from '../../http/errors';
 import { isUuid } from '../../http/ids';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { SEP } from './extract';
-import type { Link } from './chain';
-import type { Criterion, DatePrefix, ParsedSearch } from './parse';
+import type { Criterion, DatePrefix, Link } from './criterion';
+import type { ParsedSearch } from './parse';
 import { normalizeString } from './values';
 
 /** A condition; `idOnly` when it reads nothing of the row but its id (search index lookups, _id). */

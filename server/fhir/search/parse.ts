@@ -1,23 +1,11 @@
 import { badRequest } from '../../http/errors';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
-import { type Link, isLinkKey, parseLink } from './chain';
+import { isLinkKey, parseLink } from './chain';
+import type { Criterion, DatePrefix, Modifier } from './criterion';
 import { type IncludeSpec, parseIncludeSpec } from './include-spec';
 import { partialDateRange } from './values';
 
-export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
-export type Modifier = 'exact' | 'contains' | 'missing' | 'not' | 'type';
-
-/** One `param[:modifier]=v1,v2` of a query: values are OR'ed; criteria are AND'ed. */
-export interface Criterion {
-  param: SearchParamDef | { name: '_id' | '_lastUpdated' | '_has'; type: 'token' | 'date' };
-  modifier?: Modifier;
-  /** For `reference:Type`. */
-  typeModifier?: string;
-  values: string[];
-  dates?: Array<{ prefix: DatePrefix; lo: Date; hi: Date }>;
-  /** A chained (`patient.family`) or reverse-chained (`_has:...`) criterion: decided on another type's rows. */
-  link?: Link;
-}
+export type { Criterion, DatePrefix, Modifier } from './criterion';
 
 export interface ParsedSearch {
   criteria: Criterion[];
