@@ -17,6 +17,7 @@ import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { rateLimiters } from './pipeline/rate-limit';
 import { refuseHostileBody, refuseHostileRequest } from './fhir/hostile-input';
+import { refuseUnacceptable } from './fhir/negotiate';
 import { logger } from './http/logger';
 import { observeRequest } from './ops/metrics';
 import { Readiness } from './ops/readiness';
@@ -83,7 +84,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const capability = JSON.stringify(capabilityStatement(cfg));
-  app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
+  app.get('/fhir/metadata', refuseUnacceptable, (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
 
   // Revocation of our tokens is checked in each request's first statement (withClinic), not here.
   const pp = configurePassport(cfg, deps.keys);
@@ -95,7 +96,7 @@ export function createApp(deps: AppDeps): Express {
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
-  app.use('/fhir', refuseHostileRequest);
+  app.use('/fhir', refuseHostileRequest, refuseUnacceptable);
   // Raw document uploads stream through their checks: routed before any body parser.
   app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
   // A type whose definition needs more room (DocumentReference: inline document data) gets it on its

@@ -1,0 +1,18 @@
+/**
+ * The operations this server answers, as the CapabilityStatement declares them. Add an entry here
+ * when an operation works (and only then): test/fhir/conformance.test.ts calls each one it lists.
+ */
+export interface DeclaredOperation {
+  /** Without the `$`. */
+  name: string;
+  /** Canonical URL of its OperationDefinition. */
+  definition: string;
+  /** `system`: [base]/$name; `type`: [base]/[type]/$name; `instance`: [base]/[type]/[id]/$name. */
+  levels: ReadonlyArray<'system' | 'type' | 'instance'>;
+  /** The types it is invoked on (type and instance levels). */
+  types?: readonly string[];
+  documentation?: string;
+}
+
+// One entry per operation, in any order.
+export const OPERATIONS: DeclaredOperation[] = [];
