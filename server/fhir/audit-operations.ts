@@ -105,7 +105,8 @@ export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: A
           from audit_checkpoint where clinic_id = ? order by tree_size desc limit 1`, [access.clinicId]);
       tx.audit(facts);
       const c = rows[0] as Record<string, unknown> | undefined;
-      if (!c) throw notFound('Nothing of this clinic is sealed yet');
+      // Nothing sealed yet: the empty chain, which no signature covers.
+      if (!c) return parameters([{ name: 'treeSize', valueInteger: 0 }, { name: 'publicKey', valueString: JSON.stringify(seal.key.publicJwk) }]);
       return parameters([
         { name: 'treeSize', valueInteger: Number(c.size) },
         { name: 'head', valueString: (c.head as Buffer).toString('hex') },

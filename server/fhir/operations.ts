@@ -15,4 +15,13 @@ export interface DeclaredOperation {
 }
 
 // One entry per operation, in any order.
-export const OPERATIONS: DeclaredOperation[] = [];
+export const OPERATIONS: DeclaredOperation[] = [
+  {
+    name: 'verify', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-verify', levels: ['type'], types: ['AuditEvent'],
+    documentation: 'POST, Parameters from/to: checks the clinic\'s sealed audit trail (result valid | invalid | incomplete, issues). Needs compliance.auditEvents.verify.',
+  },
+  {
+    name: 'checkpoint', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-checkpoint', levels: ['type'], types: ['AuditEvent'],
+    documentation: 'GET: the clinic\'s latest signed audit checkpoint (tree size, head, Ed25519 signature, public key).',
+  },
+];
