@@ -65,7 +65,8 @@ const parameters = (parameter: ParametersParameter[]): string => JSON.stringify(
  */
 export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: AuditSealDeps | undefined): Router {
   const router = express.Router();
-  router.post('/AuditEvent/\\$verify', async (req: Request, res: Response) => {
+  // POST with Parameters, or GET with from/to in the query (it changes nothing but its own AuditEvent).
+  const verify = async (req: Request, res: Response) => {
     const access = req.access as AccessContext;
     const facts = { ...callerFacts(access, 'operation', 'E'), resourceType: 'AuditEvent', query: new URLSearchParams(req.query as Record<string, string>).toString() || undefined, detail: { operation: '$verify' } };
     const body = await audited(deps.db, access, facts, {}, async (tx) => {
@@ -93,7 +94,9 @@ export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: A
       ]);
     });
     send(res, { status: 200, body });
-  });
+  };
+  router.post('/AuditEvent/\\$verify', verify);
+  router.get('/AuditEvent/\\$verify', verify);
   router.get('/AuditEvent/\\$checkpoint', async (req: Request, res: Response) => {
     const access = req.access as AccessContext;
     const facts = { ...callerFacts(access, 'operation', 'R'), resourceType: 'AuditEvent', detail: { operation: '$checkpoint' } };

@@ -43,6 +43,7 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
  */
 export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
   { method: 'POST', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$verify' },
   { method: 'GET', path: '/AuditEvent/$checkpoint' },
 ];
 
