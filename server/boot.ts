@@ -6,6 +6,8 @@ import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import type { DocumentService } from './documents/service';
+import { failInterruptedExports } from './fhir/bulk/jobs';
+import { STALE_SECONDS } from './fhir/bulk/runner';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
@@ -63,6 +65,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     // Shared through the database, so a paging link from one node works on every other.
     const pageSecret = cfg.pageSecret ?? oauthSecrets.pageSecret;
     warmUpValidators();
+    // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
+    if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
     const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness });
