@@ -27,6 +27,7 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     ...(has('read') ? { conditionalRead: 'not-supported' as const } : {}),
     ...(has('search') && searchIncludes(def).length ? { searchInclude: searchIncludes(def) } : {}),
     ...(has('search') && searchRevIncludes(def).length ? { searchRevInclude: searchRevIncludes(def) } : {}),
+    ...(OPERATIONS_OF[def.type] ? { operation: OPERATIONS_OF[def.type] } : {}),
     searchParam: [
       { name: '_id', type: 'token', documentation: 'Logical id of the resource' },
       { name: '_lastUpdated', type: 'date', documentation: 'When the resource version last changed' },
@@ -34,6 +35,15 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     ],
   };
 }
+
+const BULK_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+/** Type-level operations (Bulk Data patient-level export, $everything). */
+const OPERATIONS_OF: Record<string, CapabilityStatementRestResource['operation']> = {
+  Patient: [
+    { name: 'export', definition: `${BULK_EXPORT}/patient-export`, documentation: 'GET [base]/Patient/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson' },
+    { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', documentation: 'GET Patient/{id}/$everything (or Patient/$everything with a patient in context); _since, _type, _count' },
+  ],
+};
 
 /** Says exactly what this server supports, generated from the resource definitions. */
 export function capabilityStatement(cfg: Config): CapabilityStatement {
@@ -51,6 +61,9 @@ export function capabilityStatement(cfg: Config): CapabilityStatement {
       mode: 'server',
       security: smartSecurity(cfg),
       resource: RESOURCE_DEFINITIONS.map(resourceEntry),
+      operation: [
+        { name: 'export', definition: `${BULK_EXPORT}/export`, documentation: 'Bulk Data 2.0: GET [base]/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson; status at [base]/$export-status/{job}' },
+      ],
       interaction: [
         { code: 'batch', documentation: `POST [base] with a batch Bundle of at most ${MAX_BUNDLE_ENTRIES} entries; each entry runs and is audited on its own` },
         { code: 'transaction', documentation: `POST [base] with a transaction Bundle of at most ${MAX_BUNDLE_ENTRIES} entries: all or nothing in one database transaction, urn:uuid references resolved` },

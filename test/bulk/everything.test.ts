@@ -40,7 +40,7 @@ describe('Patient/$everything', () => {
     expect(res.status, res.text.slice(0, 300)).to.equal(200);
     expect(res.body).to.include({ resourceType: 'Bundle', type: 'searchset', total: mine.length });
     expect(refs(res.body)).to.deep.equal(mine);
-    const doc = matches(res.body).find((e) => e.resource.resourceType === 'DocumentReference')?.resource as { content: Array<{ attachment: { url: string } }> };
+    const doc = matches(res.body).find((e) => e.resource.resourceType === 'DocumentReference')?.resource as unknown as { content: Array<{ attachment: { url: string } }> };
     expect(doc.content[0].attachment.url).to.match(/^http.*X-Amz-Signature=/);
     const link = await fetch(doc.content[0].attachment.url);
     expect(link.status).to.equal(200);
