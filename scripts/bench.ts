@@ -16,6 +16,7 @@ import { loadConfig } from '../server/config';
 import { useSecretKeys } from '../server/oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../db/secrets';
+import { type ExportResult, measureExport } from './bench/export';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
 import { ensureNaiveAuditTable } from './bench/naive-floor';
@@ -29,6 +30,7 @@ import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, si
 const USAGE = `usage: npm run bench -- [options]
   dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
   load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit --no-floor --no-naive
+            (--scenarios export, alone or added: a Bulk Data export of every clinic's patients, with the server's RSS before, peak, after)
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
@@ -151,7 +153,9 @@ async function main(): Promise<number> {
     seconds: positive('duration', flags.duration),
     warmup: positive('warmup', flags.warmup),
   };
-  const keys = scenarioKeys(flags.scenarios);
+  const requested = flags.scenarios.split(',').map((k) => k.trim());
+  const wantsExport = requested.includes('export');
+  const keys = scenarioKeys(requested.filter((k) => k !== 'export').join(','));
   const serverEnv = Object.fromEntries(flags['server-env'].map((kv) => {
     const i = kv.indexOf('=');
     if (i < 1) throw new Error(`--server-env ${kv} is invalid: expected KEY=VALUE`);
@@ -195,6 +199,7 @@ async function main(): Promise<number> {
   }
 
   const results: ScenarioResult[] = [];
+  let exported: ExportResult | undefined;
   try {
     for (const s of buildScenarios(clinics, keys)) {
       process.stderr.write(`${s.title}: ${load.warmup} s warm-up, ${load.seconds} s measured, ${load.connections} connections ...`);
@@ -217,6 +222,10 @@ async function main(): Promise<number> {
       process.stderr.write('\n');
       results.push(result);
     }
+    if (wantsExport) {
+      process.stderr.write('export: Patient/$export of every clinic, each file downloaded ...\n');
+      exported = await measureExport(url, clinics, server?.pid);
+    }
   } finally {
     await stopServer();
   }
@@ -226,12 +235,16 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, targets: [
+    serverEnv, results, ...(exported ? { export: exported } : {}), targets: [
       ...targets(results),
       ...(flags.compare ? scaling(results, JSON.parse(fs.readFileSync(flags.compare, 'utf8')), flags.url ? undefined : size.patients) : []),
     ],
   };
-  process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
+  if (results.length) process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
+  if (exported) {
+    const mb = (v?: number) => (v === undefined ? '?' : v.toFixed(0));
+    process.stdout.write(`\nexport: ${exported.resources} resources in ${exported.files} files, ${exported.seconds.toFixed(1)} s; server RSS ${mb(exported.rssBeforeMb)} MB before, ${mb(exported.rssPeakMb)} MB peak, ${mb(exported.rssAfterMb)} MB after\n`);
+  }
   for (const r of results) {
     const samples = [...r.server.errorSamples, ...(r.floor?.errorSamples ?? []).map((e) => `floor: ${e}`), ...(r.naive?.errorSamples ?? []).map((e) => `naive floor: ${e}`)];
     if (samples.length) process.stdout.write(`errors in ${r.title}: ${samples.join(', ')}\n`);
