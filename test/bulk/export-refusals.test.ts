@@ -42,6 +42,13 @@ describe('Bulk Data $export refusals', () => {
     });
   }
 
+  it('a HEAD on the kick-off URL starts nothing (405)', async () => {
+    const a = await actor('clinic-admin');
+    const res = await (await api()).head('/fhir/$export').set(a.auth).set('Prefer', 'respond-async');
+    expect(res.status).to.equal(405);
+    expect(await jobsOf(a.user)).to.equal(0);
+  });
+
   it('polling an unknown job id, or one that is no UUID, gets 404 and is audited', async () => {
     const a = await actor('clinic-admin');
     for (const id of [randomUUID(), 'not-a-job']) {

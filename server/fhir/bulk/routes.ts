@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream';
 import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../../auth/access-context';
+import { methodNotAllowed } from '../../http/errors';
 import type { FhirResult } from '../interaction';
 import { fromExpress, type FhirMethod } from '../request';
 import { kickOff } from './kickoff';
@@ -36,6 +37,8 @@ const param = (req: Request, name: string) => String(req.params[name] ?? '');
 /** Bulk Data Access (IG 2.0): kick-off, status polling, cancel and file download, all as the caller. */
 export function bulkRouter(deps: BulkDeps, runner = new ExportRunner(deps)): Router {
   const router = express.Router();
+  // Express answers HEAD with the GET route: a HEAD must not start an export.
+  router.head(['/$export', '/Patient/$export'], () => { throw methodNotAllowed('A Bulk Data kick-off is a GET'); });
   router.get('/$export', async (req, res) => { answer(res, await kickOff(deps, runner, accessOf(req), fromExpress(req), 'system')); });
   router.get('/Patient/$export', async (req, res) => { answer(res, await kickOff(deps, runner, accessOf(req), fromExpress(req), 'patient')); });
   router.get('/$export-status/:job', async (req, res) => { answer(res, await poll(deps, runner, accessOf(req), param(req, 'job'))); });
