@@ -128,6 +128,12 @@ export function exportFileKey(clinicId: string, jobId: string, fileId: string): 
   return key;
 }
 
+/** The prefix of one export job's files, for listing them. */
+export function exportJobPrefix(clinicId: string, jobId: string): string {
+  if (!isUuid(clinicId) || !isUuid(jobId)) throw badRequest('Invalid export storage prefix');
+  return `exports/${clinicId}/${jobId}/`;
+}
+
 export function assertExportKey(key: unknown): asserts key is string {
   const m = typeof key === 'string' && key.length <= MAX_KEY_LENGTH ? EXPORT_KEY_SHAPE.exec(key) : null;
   if (!m || !m.slice(1).every(isUuid)) throw badRequest('Invalid export storage key');

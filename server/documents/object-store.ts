@@ -189,6 +189,14 @@ export class ObjectStore {
     await this.call('remove', () => this.client.removeObject(this.cfg.bucket, key));
   }
 
+  /** The keys under an export job's prefix (keys.ts exportJobPrefix), each checked. */
+  async listExportFiles(prefix: string): Promise<string[]> {
+    if (!/^exports\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/$/.test(prefix)) throw badRequest('Invalid export storage prefix');
+    const keys: string[] = [];
+    for await (const item of this.listChecked(prefix)) { assertExportKey(item.key); keys.push(item.key); }
+    return keys;
+  }
+
   private async streamOf(key: string): Promise<NodeJS.ReadableStream> {
     const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
     // A store failing mid-download must also reach the caller as a 503, not a socket error.

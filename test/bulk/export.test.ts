@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { exportFilesIn } from '../../server/documents/export-files';
 import { auditOf } from '../helpers/audit';
 import { appointmentBody, created, medicationRequestBody, newPatient } from '../helpers/resources';
-import { actor, api, newUser, testServer, tokenFor } from '../helpers/server';
+import { actor, admin, api, newUser, testServer, tokenFor } from '../helpers/server';
 import { download, exported, kickOff, kickOffRaw, manifestOf, pathOf } from './client';
 
 type Auth = Record<string, string>;
@@ -114,8 +115,10 @@ describe('Bulk Data $export (kick-off, poll, manifest, download)', () => {
     const s = await testServer();
     const keys = m.output.map((o) => `exports/${clinicA.clinic}/${jobId}/${o.url.split('/').pop()}`);
     for (const k of keys) await s.documents.store.getExportFile(k); // present before
+    expect((await exportFilesIn(s.documents.store).list(clinicA.clinic, jobId)).length).to.equal(m.output.length);
     const del = await (await api()).delete(pathOf(status)).set(systemA);
     expect(del.status).to.equal(202);
+    expect(await exportFilesIn(s.documents.store).list(clinicA.clinic, jobId)).to.deep.equal([]);
     for (const k of keys) {
       const err = await s.documents.store.getExportFile(k).then(() => undefined, (e: unknown) => e);
       expect((err as { status?: number } | undefined)?.status, k).to.equal(404);
@@ -125,6 +128,25 @@ describe('Bulk Data $export (kick-off, poll, manifest, download)', () => {
     const trail = await auditOf(systemUserA);
     expect(trail.filter((e) => e.subtype === 'export-cancel').map((e) => e.outcome)).to.deep.equal(['0']);
     expect(trail.at(-1)).to.include({ subtype: 'export-download', outcome: '4' });
+  });
+
+  it('DELETE while the export runs stops it: no completion, and nothing of it is left in the store or the job table', async () => {
+    const c = await actor('clinic-admin');
+    for (let i = 0; i < 30; i++) await newPatient(c.auth, `Running${i}`);
+    (await testServer()).cfg.bulkFileRows = 1; // thirty files: the DELETE lands while they are written
+    const status = await kickOff(c.auth, '/fhir/$export?_type=Patient');
+    const jobId = pathOf(status).split('/').pop() as string;
+    expect((await (await api()).delete(pathOf(status)).set(c.auth)).status).to.equal(202);
+    expect((await (await api()).get(pathOf(status)).set(c.auth)).status).to.equal(404);
+    // The runner stops at its next step, removes what it wrote, then the row: wait for the row to go.
+    const row = async () => (await admin())('bulk_export').where({ id: jobId }).first();
+    for (let i = 0; i < 600 && await row(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await row()).to.equal(undefined);
+    expect(await exportFilesIn((await testServer()).documents.store).list(c.clinic, jobId)).to.deep.equal([]);
+    const trail = await auditOf(c.user);
+    expect(trail.find((e) => e.subtype === 'export-cancel')?.outcomeDesc).to.match(/^export cancelled/);
+    expect(trail.some((e) => e.subtype === 'export-complete')).to.equal(false);
+    (await testServer()).cfg.bulkFileRows = 2;
   });
 
   it('types the role does not grant are left out when _type is absent, and refused with 403 when named', async () => {

@@ -60,7 +60,9 @@ export async function cancel(deps: BulkDeps, access: AccessContext, jobId: strin
     tx.audit({ ...facts, outcomeDesc: `export ${found.status === 'running' ? 'cancelled' : 'removed'} with ${found.output.length} files` });
     return found;
   });
-  for (const f of job.output) await deps.files?.remove(job.clinicId, job.id, f.fileId);
+  // What the row lists and what the store holds (a file written while the DELETE ran): both go.
+  const stored = await deps.files?.list(job.clinicId, job.id) ?? [];
+  for (const id of new Set([...job.output.map((f) => f.fileId), ...stored])) await deps.files?.remove(job.clinicId, job.id, id);
   return { status: 202 };
 }
 
