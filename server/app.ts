@@ -7,8 +7,10 @@ import { jwks } from './auth/keys';
 import { requireToken } from './pipeline/authenticate';
 import type { Config } from './config';
 import { binaryRouter } from './documents/binary-routes';
+import { exportFilesIn } from './documents/export-files';
 import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
+import { bulkRouter } from './fhir/bulk/routes';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
@@ -107,6 +109,8 @@ export function createApp(deps: AppDeps): Express {
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
   app.use('/fhir', auditOperationsRouter({ db }, deps.seal));
+  // Bulk Data export (README, "Bulk Data"): its own paths, before the type routes would take `$export` for a type.
+  app.use('/fhir', bulkRouter({ db, cfg, files: deps.documents && exportFilesIn(deps.documents.store) }));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

@@ -6,6 +6,8 @@ import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import type { DocumentService } from './documents/service';
+import { failInterruptedExports } from './fhir/bulk/jobs';
+import { STALE_SECONDS } from './fhir/bulk/runner';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
@@ -81,6 +83,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
       () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
+    // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
+    if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
     const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness, seal });

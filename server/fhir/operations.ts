@@ -15,7 +15,21 @@ export interface DeclaredOperation {
 }
 
 // One entry per operation, in any order.
+const BULK_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+
 export const OPERATIONS: DeclaredOperation[] = [
+  {
+    name: 'export', definition: `${BULK_EXPORT}/export`, levels: ['system'],
+    documentation: 'Bulk Data 2.0: GET [base]/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson; status at [base]/$export-status/{job}',
+  },
+  {
+    name: 'export', definition: `${BULK_EXPORT}/patient-export`, levels: ['type'], types: ['Patient'],
+    documentation: 'GET [base]/Patient/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson',
+  },
+  {
+    name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', levels: ['type', 'instance'], types: ['Patient'],
+    documentation: 'GET Patient/{id}/$everything (or Patient/$everything with a patient in context); _since, _type, _count',
+  },
   {
     name: 'verify', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-verify', levels: ['type'], types: ['AuditEvent'],
     documentation: 'POST, Parameters from/to: checks the clinic\'s sealed audit trail (result valid | invalid | incomplete, issues). Needs compliance.auditEvents.verify.',

@@ -1,6 +1,7 @@
 import type { FhirInteraction } from '../auth/authorize';
 import { methodNotAllowed, notFound } from '../http/errors';
 import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
+import { everything } from './handlers/everything';
 import { history, read, vread } from './handlers/instance';
 import { patch } from './handlers/patch';
 import { search } from './handlers/search';
@@ -16,13 +17,17 @@ export interface FhirRoute {
   path: string;
   interaction: FhirInteraction;
   handler: Handler;
+  /** An operation (`$everything`): always the full path, never a one-trip shortcut of its interaction. */
+  operation?: true;
 }
 
 /**
- * The type-level REST surface, in match order (literal `_history`/`_search` before `:id`). One
+ * The type-level REST surface, in match order (literal `$everything`/`_history`/`_search` before `:id`). One
  * table serves both the Express router and the entries of batch/transaction Bundles.
  */
 export const FHIR_ROUTES: readonly FhirRoute[] = [
+  { method: 'GET', path: '/:type/$everything', interaction: 'read', handler: everything, operation: true },
+  { method: 'GET', path: '/:type/:id/$everything', interaction: 'read', handler: everything, operation: true },
   { method: 'GET', path: '/:type/_history', interaction: 'history-type', handler: history },
   { method: 'POST', path: '/:type/_search', interaction: 'search', handler: search },
   { method: 'GET', path: '/:type/:id/_history/:vid', interaction: 'vread', handler: vread },
