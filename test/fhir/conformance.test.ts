@@ -165,7 +165,8 @@ describe('Conformance: the CapabilityStatement is tried against the server, so i
       for (const op of r.operation ?? []) {
         const type = await probe(`/fhir/${r.type}/$${op.name}`);
         const instance = await probe(`/fhir/${r.type}/${await someId(r.type)}/$${op.name}`);
-        expect([type.status, instance.status].some((s) => s < 400), `${r.type} $${op.name}`).to.equal(true);
+        // A route answers (an operation may refuse the probe's bare call, e.g. $export without Prefer: respond-async).
+        expect([type.status, instance.status].some((s) => s !== 404 && s !== 405), `${r.type} $${op.name}`).to.equal(true);
       }
     }
   });
