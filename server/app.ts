@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { binaryRouter } from './documents/binary-routes';
 import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
+import { careRouter } from './care/routes';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
@@ -99,6 +100,8 @@ export function createApp(deps: AppDeps): Express {
   app.post('/fhir', bodyOf(Math.max(0, ...RESOURCE_DEFINITIONS.map((d) => d.bodyLimitBytes ?? 0))));
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
+  // Care relationships, break-glass and the clinic's access policy (FHIR operations; README, "Security model").
+  app.use('/fhir', careRouter(db));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EXPIRY_SWEEP_MS, recordExpiredGrants } from './care/expiry';
 import { ensureAuditPartitions, openDatabase, type Database } from '../db';
 import { createApp, defaultReadiness } from './app';
 import type { SigningKey } from './auth/keys';
@@ -73,6 +74,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
         setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
         // The coming months' audit partitions (rows would still land in the default partition without them).
         setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
+        // Break-glass grants whose time ran out get their `expired` event (RLS stopped honouring them already).
+        setInterval(() => { recordExpiredGrants(db.runtime).catch((err) => logger.error({ err }, 'recording expired break-glass grants failed')); }, EXPIRY_SWEEP_MS),
       ] : []),
     ];
     for (const t of timers) t.unref();
