@@ -20,6 +20,16 @@ export function carePolicy(compartment: 'self' | 'patient_id', row = ''): string
     + ` or app_care_access(${c('patient_id')}, ${c('security_label')})`;
 }
 
+/**
+ * WITH CHECK of the care policy: who may write a patient's records. The relationship decides (in a
+ * `care-team` clinic), not the label: a record may be written restricted by one who will not see
+ * it afterwards (a new R Patient has nobody in its care yet), which reveals nothing.
+ */
+export function careCheck(compartment: 'self' | 'patient_id'): string {
+  if (compartment === 'self') return 'true';
+  return '(select app_care_probe()) or patient_id is null or (select app_clinic_wide()) or app_care_access(patient_id, null)';
+}
+
 /** The history table's care policy: its own label, and its current row visible (see addCarePolicy). */
 export function careHistoryPolicy(table: string, compartment: 'self' | 'patient_id'): string {
   return `(${carePolicy(compartment, `${table}_history`)}) and exists (select 1 from ${table} c`
@@ -48,8 +58,8 @@ export async function addCarePolicy(knex: Knex, table: string, compartment: 'sel
   await knex.raw(`
     alter table ${table} add column security_label text check (security_label in ('R', 'V'));
     alter table ${table}_history add column security_label text check (security_label in ('R', 'V'));
-    create policy care_team on ${table} as restrictive using (${current}) with check (${current});
-    create policy care_team on ${table}_history as restrictive using (${careHistoryPolicy(table, compartment)}) with check (${current});
+    create policy care_team on ${table} as restrictive using (${current}) with check (${careCheck(compartment)});
+    create policy care_team on ${table}_history as restrictive using (${careHistoryPolicy(table, compartment)}) with check (${careCheck(compartment)});
     ${keepHistoryFunction(table, histCols)}
   `);
 }

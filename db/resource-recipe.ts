@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { carePolicy, careHistoryPolicy, keepHistoryFunction } from './care-policy';
+import { careCheck, carePolicy, careHistoryPolicy, keepHistoryFunction } from './care-policy';
 import { compartmentPolicy, type TableCompartment } from './compartment';
 import { searchColumnName, type SearchColumn } from './resource-table';
 import { APP_ROLE } from './roles';
@@ -83,8 +83,8 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
   }
   if (labelled) {
     await knex.raw(`
-      create policy care_team on ${table} as restrictive using (${carePolicy(compartment)}) with check (${carePolicy(compartment)});
-      create policy care_team on ${table}_history as restrictive using (${careHistoryPolicy(table, compartment)}) with check (${carePolicy(compartment)});
+      create policy care_team on ${table} as restrictive using (${carePolicy(compartment)}) with check (${careCheck(compartment)});
+      create policy care_team on ${table}_history as restrictive using (${careHistoryPolicy(table, compartment)}) with check (${careCheck(compartment)});
     `);
   }
   const histCols = ['id', 'clinic_id', 'version_id', 'last_updated', 'deleted', ...(hasPatientCol ? ['patient_id'] : []), 'resource', ...(labelled ? ['security_label'] : [])];

@@ -211,12 +211,26 @@ export async function up(knex: Knex): Promise<void> {
     update role set permissions = jsonb_set(permissions, '{settings}', coalesce(permissions->'settings', '{}') || '{"clinic": {"manage": true}}')
      where name = 'clinic-admin';
 
-    -- A Binary follows its DocumentReference; one not yet attached, its patient's clinical records.
+    -- A Binary follows its DocumentReference: the document's label (read past the care policy, nothing
+    -- else) and the patient's care relationship; one not attached yet, its patient's clinical records.
+    create function app_document_label(p_doc uuid) returns text language plpgsql
+      security definer set search_path = public, pg_temp
+      as $f$
+      declare l text;
+      begin
+        if p_doc is null then return null; end if;
+        perform set_config('app.care_probe', 'on', true);
+        select d.security_label into l from document_reference d where d.id = p_doc and d.clinic_id = app_clinic_id();
+        perform set_config('app.care_probe', '', true);
+        return l;
+      end $f$;
+    revoke all on function app_document_label(uuid) from public;
+    grant execute on function app_document_label(uuid) to ${APP_ROLE};
     create policy care_team on document_binary as restrictive
       using ((select app_care_probe())
-             or (document_id is null and ((select app_clinic_wide()) or app_care_access(patient_id, null)))
-             or (document_id is not null and exists (select 1 from document_reference d where d.clinic_id = document_binary.clinic_id and d.id = document_binary.document_id)))
-      with check (document_id is not null or (select app_clinic_wide()) or app_care_access(patient_id, null));
+             or ((select app_clinic_wide()) and app_document_label(document_id) is null)
+             or app_care_access(patient_id, app_document_label(document_id)))
+      with check ((select app_clinic_wide()) or app_care_access(patient_id, null));
 
     -- Expiry events: the sweeper of any worker records each expired grant once (break_glass_event_once).
     create policy expiry_sweep on break_glass_grant for select to ${OWNER_ROLE} using (current_setting('app.break_glass_sweep', true) = 'on');
