@@ -73,9 +73,14 @@ export function share(db: Knex, access: AccessContext, req: FhirRequest): Promis
       and starts_at <= now() and (ends_at is null or ends_at > now())) as ok`, [patientId, access.userId]);
     if (rows[0]?.ok !== true) throw forbidden('Access denied: only a clinician assigned to the patient may share the record');
     const user = await memberOf(tx, p);
-    const end = futureEnd(p, 'end') ?? new Date(Date.now() + SHARE_DAYS * DAY_MS);
-    if (end.getTime() > Date.now() + SHARE_DAYS * DAY_MS) throw unprocessable(`Parameter 'end' must be at most ${SHARE_DAYS} days ahead`, ['end']);
-    await tx.trx('care_share').insert({ clinic_id: tx.trx.raw('app_clinic_id()'), patient_id: patientId, from_user: access.userId, user_id: user, ends_at: end.toISOString() });
+    // One instant for the start, the default end and the limit (the table checks the same 30 days).
+    const start = new Date();
+    const limit = start.getTime() + SHARE_DAYS * DAY_MS;
+    const end = futureEnd(p, 'end') ?? new Date(limit);
+    if (end.getTime() > limit) throw unprocessable(`Parameter 'end' must be at most ${SHARE_DAYS} days ahead`, ['end']);
+    await tx.trx('care_share').insert({
+      clinic_id: tx.trx.raw('app_clinic_id()'), patient_id: patientId, from_user: access.userId, user_id: user, starts_at: start.toISOString(), ends_at: end.toISOString(),
+    });
     tx.audit({ ...operationFacts(access, '$share', patientId, 'U'), detail: { operation: '$share', user, end: end.toISOString() } });
     return { status: 200, body: parametersText([{ name: 'user', value: user, as: 'valueId' }, { name: 'end', value: end.toISOString(), as: 'valueInstant' }]) };
   });
