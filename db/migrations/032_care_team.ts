@@ -126,9 +126,12 @@ export async function up(knex: Knex): Promise<void> {
         return coalesce((select c.access_policy = 'clinic-wide' from clinic c where c.id = app_requested_clinic_id()), false);
       end $f$;
 
-    -- Only app_break_glass_available (the owner, inside that function) may look past the care policy.
+    -- Only the owner's probes look past the care policy, for the duration of the function that set them:
+    -- app_break_glass_available and its kin (app.care_probe), and the orphan sweep of migration 007
+    -- (app.binary_sweep, which still sees object keys only).
     create function app_care_probe() returns boolean language sql stable
-      as $f$ select current_setting('app.care_probe', true) = 'on' and current_user = '${OWNER_ROLE}' $f$;
+      as $f$ select current_user = '${OWNER_ROLE}'
+                    and (current_setting('app.care_probe', true) = 'on' or current_setting('app.binary_sweep', true) = 'on') $f$;
 
     -- The acting user's care relationship with a patient: an assignment or share, or for a record
     -- not labelled V an active break-glass grant. Expiry needs no job: now() decides.

@@ -1,6 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import type { Config } from '../config';
 import { smartSecurity } from '../oauth/smart-configuration';
+import { operationsOf } from './operations';
 import { RESOURCE_DEFINITIONS } from './resources';
 import type { ResourceDefinition } from './resources/types';
 import { searchIncludes, searchRevIncludes } from './search/include';
@@ -27,6 +28,8 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     ...(has('read') ? { conditionalRead: 'not-supported' as const } : {}),
     ...(has('search') && searchIncludes(def).length ? { searchInclude: searchIncludes(def) } : {}),
     ...(has('search') && searchRevIncludes(def).length ? { searchRevInclude: searchRevIncludes(def) } : {}),
+    // Care relationships and break-glass (server/care): operations on a Patient.
+    ...(def.type === 'Patient' ? { operation: operationsOf('instance') } : {}),
     searchParam: [
       { name: '_id', type: 'token', documentation: 'Logical id of the resource' },
       { name: '_lastUpdated', type: 'date', documentation: 'When the resource version last changed' },
@@ -55,6 +58,7 @@ export function capabilityStatement(cfg: Config): CapabilityStatement {
         { code: 'batch', documentation: `POST [base] with a batch Bundle of at most ${MAX_BUNDLE_ENTRIES} entries; each entry runs and is audited on its own` },
         { code: 'transaction', documentation: `POST [base] with a transaction Bundle of at most ${MAX_BUNDLE_ENTRIES} entries: all or nothing in one database transaction, urn:uuid references resolved` },
       ],
+      operation: operationsOf('system'),
     }],
   };
 }
