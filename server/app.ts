@@ -11,6 +11,7 @@ import { exportFilesIn } from './documents/export-files';
 import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
 import { bulkRouter } from './fhir/bulk/routes';
+import { careRouter } from './care/routes';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
@@ -111,6 +112,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/fhir', auditOperationsRouter({ db }, deps.seal));
   // Bulk Data export (README, "Bulk Data"): its own paths, before the type routes would take `$export` for a type.
   app.use('/fhir', bulkRouter({ db, cfg, files: deps.documents && exportFilesIn(deps.documents.store) }));
+  // Care relationships, break-glass and the clinic's access policy (FHIR operations; README, "Security model").
+  app.use('/fhir', careRouter(db));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

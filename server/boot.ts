@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EXPIRY_SWEEP_MS, recordExpiredGrants } from './care/expiry';
 import { ensureAuditPartitions, openDatabase, type Database } from '../db';
 import { createApp, defaultReadiness } from './app';
 import type { SigningKey } from './auth/keys';
@@ -100,6 +101,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
           applyRetention(db.adminUrl, seal.key, seal.anchors).then((cuts) => { if (cuts.length) logger.info({ cuts }, 'audit retention applied'); })
             .catch((err) => logger.error({ err }, 'audit retention failed'));
         }, 86_400_000)] : []),
+        // Break-glass grants whose time ran out get their `expired` event (RLS stopped honouring them already).
+        setInterval(() => { recordExpiredGrants(db.runtime).catch((err) => logger.error({ err }, 'recording expired break-glass grants failed')); }, EXPIRY_SWEEP_MS),
       ] : []),
     ];
     for (const t of timers) t.unref();

@@ -60,6 +60,9 @@ export async function up(knex: Knex): Promise<void> {
     );
     insert into audit_seal_state (cursor_tx, cursor_id) values ('0'::xid8, '00000000-0000-0000-0000-000000000000');
 
+    -- Existing clinics' copies of the default roles learn the verification key (server/auth/permissions.ts).
+    update role set permissions = jsonb_set(permissions, '{compliance,auditEvents,verify}', 'true')
+     where name in ('compliance-officer', 'clinic-admin') and jsonb_typeof(permissions->'compliance'->'auditEvents') = 'object';
     -- Retention (server/audit/retention.ts): a clinic keeps its trail this many years, at least one.
     alter table clinic add column audit_retention_years integer not null default 6 check (audit_retention_years >= 1);
     -- What retention removed: a signed record per cut (the chain's head where the kept trail begins).

@@ -1,3 +1,5 @@
+import type { FhirMethod } from './request';
+
 /**
  * The operations this server answers, as the CapabilityStatement declares them. Add an entry here
  * when an operation works (and only then): test/fhir/conformance.test.ts calls each one it lists.
@@ -38,4 +40,47 @@ export const OPERATIONS: DeclaredOperation[] = [
     name: 'checkpoint', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-checkpoint', levels: ['type'], types: ['AuditEvent'],
     documentation: 'GET: the clinic\'s latest signed audit checkpoint (tree size, head, Ed25519 signature, public key).',
   },
+  // Care relationships and break-glass (server/care), each POST with Parameters unless noted.
+  ...[
+    ['assign', 'Assigns a user to the patient (care-team policy): Parameters user, end'],
+    ['unassign', 'Ends a user\'s assignment to the patient: Parameters user'],
+    ['share', 'An assigned clinician shares the patient with another user for at most 30 days: Parameters user, end'],
+    ['break-glass', 'POST: emergency access for at most 24 h (category, reason, durationHours); GET: the patient\'s grants'],
+    ['break-glass-revoke', 'Revokes a grant: Parameters grant (the patient, the grantee or compliance)'],
+    ['break-glass-review', 'Compliance reviews a grant: Parameters grant, decision, note'],
+  ].map(([name, documentation]): DeclaredOperation => ({
+    name, definition: `https://fhir.clinic.example/OperationDefinition/${name}`, levels: ['instance'], types: ['Patient'], documentation,
+  })),
+  {
+    name: 'set-access-policy', definition: 'https://fhir.clinic.example/OperationDefinition/set-access-policy', levels: ['system'],
+    documentation: 'POST [base]/$set-access-policy, Parameters policy (clinic-wide | care-team): the clinic admin sets the access policy',
+  },
 ];
+
+/** A FHIR operation served beside the REST interactions (server/care implements them). */
+export interface OperationRoute {
+  method: FhirMethod;
+  /** `instance`: `[base]/Patient/{id}/$name`; `system`: `[base]/$name`. */
+  level: 'instance' | 'system';
+  name: string;
+}
+
+/** Every operation this server serves; the edge checks (hostile-input.ts) let exactly these through. */
+export const OPERATION_ROUTES: readonly OperationRoute[] = [
+  { method: 'POST', level: 'instance', name: '$assign' },
+  { method: 'POST', level: 'instance', name: '$unassign' },
+  { method: 'POST', level: 'instance', name: '$share' },
+  { method: 'POST', level: 'instance', name: '$break-glass' },
+  { method: 'GET', level: 'instance', name: '$break-glass' },
+  { method: 'POST', level: 'instance', name: '$break-glass-revoke' },
+  { method: 'POST', level: 'instance', name: '$break-glass-review' },
+  { method: 'POST', level: 'system', name: '$set-access-policy' },
+];
+
+/** The operation a method and decoded path segments name (only Patient has instance operations). */
+export function matchOperation(method: FhirMethod, segments: readonly string[]): OperationRoute | undefined {
+  const name = segments.length === 3 && segments[0] === 'Patient' && segments[1] !== '' ? segments[2] : segments.length === 1 ? segments[0] : undefined;
+  const level = segments.length === 3 ? 'instance' : 'system';
+  return OPERATION_ROUTES.find((o) => o.method === method && o.level === level && o.name === name);
+}
+

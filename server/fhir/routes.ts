@@ -46,7 +46,7 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
  * FHIR operations served by their own routers (`$verify`...): the edge checks (hostile-input.ts)
  * let these method and path pairs through to them. Literal segments only.
  */
-export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+export const TYPE_OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
   { method: 'POST', path: '/AuditEvent/$verify' },
   { method: 'GET', path: '/AuditEvent/$verify' },
   { method: 'GET', path: '/AuditEvent/$checkpoint' },
@@ -54,7 +54,7 @@ export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string 
 
 export function isOperationRoute(method: FhirMethod, segments: readonly string[]): boolean {
   const path = `/${segments.join('/')}`;
-  return OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
+  return TYPE_OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
 }
 
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
