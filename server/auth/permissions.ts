@@ -37,7 +37,8 @@ export const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = Ob
 /** What a served resource type tells the permission tree: its module and the interactions it serves. */
 export interface ServedType { type: string; permission: string; interactions: readonly FhirInteraction[] }
 
-const SPECIAL_KEYS = ['settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'clinical.breakGlass.request'];
+// `compliance.auditEvents.verify`: checking the audit trail's seal (AuditEvent/$verify), not reading events.
+const SPECIAL_KEYS = ['settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'clinical.breakGlass.request', 'compliance.auditEvents.verify'];
 
 interface Derived {
   /** FHIR resource type -> permission module (`area.resource`). */
@@ -219,6 +220,6 @@ function defaultRolesOf(keys: readonly string[], actions: Readonly<Record<string
       ...only('scheduling.appointments', 'view', 'search'),
       ...DIRECTORY_READ,
     ]),
-    'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), ...DIRECTORY_READ]),
+    'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), 'compliance.auditEvents.verify', ...DIRECTORY_READ]),
   });
 }
