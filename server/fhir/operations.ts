@@ -75,6 +75,7 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
   { method: 'POST', level: 'instance', name: '$break-glass-revoke' },
   { method: 'POST', level: 'instance', name: '$break-glass-review' },
   { method: 'POST', level: 'system', name: '$set-access-policy' },
+  { method: 'GET', level: 'instance', name: '$access-report' },
 ];
 
 /** The operation a method and decoded path segments name (only Patient has instance operations). */
