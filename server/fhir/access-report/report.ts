@@ -5,7 +5,7 @@ import { isUuid } from '../../http/ids';
 import { audited } from '../../pipeline/audited';
 import { callerFacts, compartmentFor, type FhirDeps, type FhirResult } from '../interaction';
 import { type FhirRequest, queryValue } from '../request';
-import { accessReportRows, type AccessReportRow } from './access-report-rows';
+import { accessReportRows, type AccessReportRow } from './rows';
 
 /** The plain words a patient reads for each kind of record. */
 const DATA_WORDS: Readonly<Record<string, string>> = {
