@@ -35,7 +35,7 @@ export async function accessReportRows(trx: Knex.Transaction, q: { clinicId: str
       select to_char(e.last_updated at time zone 'UTC', 'YYYY-MM-DD') as day,
              coalesce(e.user_id, e.client_id) as accessor,
              e.role,
-             case when e.subtype = 'export' then 'exported'
+             case when e.subtype like 'export%' then 'exported'
                   when e.entity_type = 'Binary' and e.action = 'R' then 'downloaded'
                   when e.action in ('C', 'U', 'D') then 'changed'
                   else 'viewed' end as kind,
