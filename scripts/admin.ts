@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import knexFactory from 'knex';
 import { adminConnection, migrate } from '../db';
 import {
-  AdminError, createClinic, createUser, isActiveMember, listClinics, listRoles, listUsers, practitionerOf,
+  AdminError, createClinic, createUser, isActiveMember, listClinics, listRoles, listUsers, patientOf, practitionerOf,
   setRolePermissions, setUserDisabled, setUserPractitioner, setUserRole,
 } from '../server/admin/tenancy';
 import {
@@ -17,6 +17,7 @@ import { unlockAddress } from '../server/admin/lockout';
 import { mintAccessToken } from '../server/auth/tokens';
 import { ConfigError, loadConfig } from '../server/config';
 import { PASSWORD_MIN_LENGTH } from '../server/oauth/credentials';
+import { confineToPatient } from '../server/oauth/patient-user';
 import { rotateSigningKey } from '../server/oauth/signing-keys';
 import { useSecretKeys } from '../server/oauth/secret-box';
 import { rotateSecretsKey } from '../server/admin/secrets';
@@ -28,8 +29,10 @@ const USAGE = `usage: npm run --silent admin -- <command> [options] [--actor NAM
   clinic create --name NAME
   clinic list
   clinic set-policy --clinic ID --policy clinic-wide|care-team   (who sees a patient's clinical records)
-  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P] [--practitioner ID]
+  user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P] [--practitioner ID | --patient ID]
                 (--practitioner: the clinic's Practitioner this user is; tokens name it as fhirUser)
+                (--patient: the clinic's Patient this user is, e.g. --role patient; every token of theirs is
+                 confined to that patient's compartment, with fhirUser Patient/ID)
   user set-practitioner --clinic ID --user ID --practitioner ID
   user list --clinic ID
   user set-role --clinic ID --user ID --role ROLE
@@ -50,7 +53,8 @@ const USAGE = `usage: npm run --silent admin -- <command> [options] [--actor NAM
   role list --clinic ID
   role set-permissions --clinic ID --role ROLE (--json '{...}' | --file tree.json)
   token --clinic ID --user ID --scope "user/*.cruds" [--patient ID] [--fhir-user Practitioner/x] [--ttl SECONDS]
-                (without --fhir-user: the user's linked Practitioner, if any)`;
+                (without --fhir-user: the user's linked Practitioner, if any; a patient's own account
+                 always gets its Patient as patient and fhirUser, and patient/ scopes)`;
 
 // Options that take several values: `--redirect-uri A B` or `--redirect-uri A --redirect-uri B`.
 const MULTI = new Set(['redirect-uri']);
@@ -118,7 +122,7 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
       // Check the password before creating anyone, so a weak one leaves nothing half-made.
       if (opts.password !== undefined && opts.password.length < PASSWORD_MIN_LENGTH) throw new AdminError(`--password must be at least ${PASSWORD_MIN_LENGTH} characters`);
       const user = await createUser(admin, {
-        clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name, practitionerId: opts.practitioner,
+        clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name, practitionerId: opts.practitioner, patientId: opts.patient,
       }, actor);
       if (opts.password !== undefined) await setUserPassword(admin, user.id, opts.password, actor);
       return { ...user, ...(opts.password !== undefined ? { password: 'set' } : {}) };
@@ -143,9 +147,19 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > cfg.maxTokenLifetime) throw new AdminError(`--ttl must be an integer number of seconds from 1 to ${cfg.maxTokenLifetime} (MAX_TOKEN_LIFETIME)`);
       if (!(await isActiveMember(admin, clinicId, userId))) throw new AdminError(`user ${userId} has no active membership at clinic ${clinicId}`);
       const key = await adminSigningKey(admin, cfg.dataDir);
+      const claims = { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim };
+      const linked = await patientOf(admin, clinicId, userId);
+      if (linked) {
+        // A patient's own account: its Patient, nobody else's, whatever the options ask.
+        if (opts.patient !== undefined && opts.patient !== linked) throw new AdminError(`user ${userId} is Patient ${linked} at clinic ${clinicId}: --patient cannot name another`);
+        if (opts['fhir-user'] !== undefined) throw new AdminError(`user ${userId} is a patient: --fhir-user is always Patient/${linked}`);
+        return mintAccessToken(key, claims, {
+          clinicId, userId, scope: confineToPatient(req(opts, 'scope')), patientId: linked, fhirUser: `${cfg.fhirBaseUrl}/Patient/${linked}`, ttlSeconds: ttl,
+        });
+      }
       const practitioner = opts['fhir-user'] === undefined ? await practitionerOf(admin, clinicId, userId) : undefined;
       const fhirUser = opts['fhir-user'] ?? (practitioner ? `${cfg.fhirBaseUrl}/Practitioner/${practitioner}` : undefined);
-      return mintAccessToken(key, { issuer: cfg.tokenIssuer, audience: cfg.tokenAudience, clinicClaim: cfg.clinicClaim }, {
+      return mintAccessToken(key, claims, {
         clinicId, userId, scope: req(opts, 'scope'), patientId: opts.patient, fhirUser, ttlSeconds: ttl,
       });
     }

@@ -20,6 +20,7 @@ import * as m029 from './029_fast_begin';
 import * as m030 from './030_scale_out';
 import * as m031 from './031_audit_seal';
 import * as m032 from './032_care_team';
+import * as m033 from './033_patient_users';
 import * as m034 from './034_bulk_export';
 import * as m036 from './036_console';
 
@@ -48,6 +49,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['030_scale_out', m030],
   ['031_audit_seal', m031],
   ['032_care_team', m032],
+  ['033_patient_users', m033],
   ['034_bulk_export', m034],
   ['036_console', m036],
 ];

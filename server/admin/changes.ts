@@ -47,7 +47,7 @@ export async function credentialState(trx: Knex.Transaction, userId: string) {
 
 export async function membershipState(trx: Knex.Transaction, userId: string, clinicId: string) {
   return await trx('membership as m').join('role as r', 'r.id', 'm.role_id').where({ 'm.user_id': userId, 'm.clinic_id': clinicId })
-    .first('m.user_id as userId', 'm.clinic_id as clinicId', 'r.name as role', 'm.practitioner_id as practitionerId', 'm.disabled') as Record<string, unknown> | undefined;
+    .first('m.user_id as userId', 'm.clinic_id as clinicId', 'r.name as role', 'm.practitioner_id as practitionerId', 'm.patient_id as patientId', 'm.disabled') as Record<string, unknown> | undefined;
 }
 
 export async function roleState(trx: Knex.Transaction, roleId: string) {

@@ -55,12 +55,30 @@ async function linkPractitioner(trx: Knex.Transaction, clinicId: string, userId:
   await trx('membership').where({ user_id: userId, clinic_id: clinicId }).update({ practitioner_id: practitionerId });
 }
 
+/**
+ * Links the member to the Patient they are at the clinic: every request of theirs is then confined
+ * to that patient's compartment by the database (migration 033). patient_linkable asks RLS.
+ */
+async function linkPatient(trx: Knex.Transaction, clinicId: string, userId: string, patientId: string): Promise<void> {
+  need(isUuid(patientId), '--patient must be a Patient id (uuid)');
+  const { rows } = await trx.raw('select patient_linkable(?, ?, ?) as ok', [clinicId, userId, patientId]);
+  need(rows[0].ok === true, `clinic ${clinicId} has no Patient ${patientId}`);
+  const taken = await trx('membership').where({ clinic_id: clinicId, patient_id: patientId }).whereNot({ user_id: userId }).first('user_id');
+  need(!taken, `Patient ${patientId} is already linked to another user of clinic ${clinicId}`);
+  await trx('membership').where({ user_id: userId, clinic_id: clinicId }).update({ patient_id: patientId });
+}
+
+/** The `patient` role opens clinical reads that only the database's patient confinement makes safe. */
+const PATIENT_ROLE = 'patient';
+
 export async function setUserPractitioner(admin: Knex, opts: { clinicId: string; userId: string; practitionerId: string }, actor: PrivilegedActor = defaultActor()) {
   need(isUuid(opts.clinicId), '--clinic must be a clinic id (uuid)');
   need(isUuid(opts.userId), '--user must be a user id (uuid)');
   return privileged(admin, actor, async (trx, changes) => {
     const old = await membershipState(trx, opts.userId, opts.clinicId);
     need(!!old, `user ${opts.userId} is not a member of clinic ${opts.clinicId}`);
+    const member = await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).first('patient_id');
+    need(!member?.patient_id, `user ${opts.userId} is a patient of clinic ${opts.clinicId}, not staff`);
     await linkPractitioner(trx, opts.clinicId, opts.userId, opts.practitionerId);
     changes.push({
       subtype: PRIVILEGED.userSecurityAttributesChanged, action: 'U', object: 'Membership', id: opts.userId, old,
@@ -79,8 +97,19 @@ export async function practitionerOf(admin: Knex, clinicId: string, userId: stri
   });
 }
 
-export async function createUser(admin: Knex, opts: { clinicId: string; email: string; role: string; displayName?: string; practitionerId?: string }, actor: PrivilegedActor = defaultActor()) {
+/** The Patient id the member is linked to at the clinic (a patient's own account), if any. */
+export async function patientOf(admin: Knex, clinicId: string, userId: string): Promise<string | undefined> {
+  if (!isUuid(clinicId) || !isUuid(userId)) return undefined;
+  return asAdmin(admin, async (trx) => {
+    const row = await trx('membership').where({ clinic_id: clinicId, user_id: userId }).first('patient_id');
+    return (row?.patient_id as string | null | undefined) ?? undefined;
+  });
+}
+
+export async function createUser(admin: Knex, opts: { clinicId: string; email: string; role: string; displayName?: string; practitionerId?: string; patientId?: string }, actor: PrivilegedActor = defaultActor()) {
   need(/^[^\s@]+@[^\s@]+$/.test(opts.email ?? ''), '--email must be an email address');
+  need(opts.patientId === undefined || opts.practitionerId === undefined, '--patient and --practitioner exclude each other: a patient account is not a staff identity');
+  need(opts.role !== PATIENT_ROLE || opts.patientId !== undefined, `--role ${PATIENT_ROLE} needs --patient (the Patient this user is)`);
   return privileged(admin, actor, async (trx, changes) => {
     const rid = await roleId(trx, opts.clinicId, opts.role);
     let user = await trx('app_user').whereRaw('lower(email) = lower(?)', [opts.email]).first('id', 'email');
@@ -91,6 +120,7 @@ export async function createUser(admin: Knex, opts: { clinicId: string; email: s
     need(!existing, `${opts.email} is already a member of clinic ${opts.clinicId} (use: user set-role)`);
     await trx('membership').insert({ user_id: user.id, clinic_id: opts.clinicId, role_id: rid });
     if (opts.practitionerId !== undefined) await linkPractitioner(trx, opts.clinicId, user.id, opts.practitionerId);
+    if (opts.patientId !== undefined) await linkPatient(trx, opts.clinicId, user.id, opts.patientId);
     changes.push({
       subtype: PRIVILEGED.userSecurityAttributesChanged, action: 'C', object: 'User', id: user.id, old,
       new: { ...await userState(trx, user.id), membership: await membershipState(trx, user.id, opts.clinicId) }, clinicIds: [opts.clinicId], summary: 'user added to the clinic',
@@ -98,6 +128,7 @@ export async function createUser(admin: Knex, opts: { clinicId: string; email: s
     return {
       id: user.id as string, email: user.email as string, clinicId: opts.clinicId, role: opts.role,
       ...(opts.practitionerId !== undefined ? { practitioner: `Practitioner/${opts.practitionerId}` } : {}),
+      ...(opts.patientId !== undefined ? { patient: `Patient/${opts.patientId}` } : {}),
     };
   });
 }
@@ -106,7 +137,7 @@ export async function listUsers(admin: Knex, clinicId: string) {
   return asAdmin(admin, async (trx) => {
     need(isUuid(clinicId), '--clinic must be a clinic id (uuid)');
     return trx('membership as m').join('app_user as u', 'u.id', 'm.user_id').join('role as r', 'r.id', 'm.role_id')
-      .where('m.clinic_id', clinicId).select('u.id', 'u.email', 'r.name as role', 'm.practitioner_id as practitionerId', 'm.disabled as membershipDisabled', 'u.disabled').orderBy('u.email');
+      .where('m.clinic_id', clinicId).select('u.id', 'u.email', 'r.name as role', 'm.practitioner_id as practitionerId', 'm.patient_id as patientId', 'm.disabled as membershipDisabled', 'u.disabled').orderBy('u.email');
   });
 }
 
@@ -122,6 +153,10 @@ export async function setUserRole(admin: Knex, opts: { clinicId: string; userId:
   return privileged(admin, actor, async (trx, changes) => {
     const rid = await roleId(trx, opts.clinicId, opts.role);
     const old = await membershipState(trx, opts.userId, opts.clinicId);
+    if (opts.role === PATIENT_ROLE) {
+      const member = await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).first('patient_id');
+      need(!!member?.patient_id, `the ${PATIENT_ROLE} role is only for an account linked to a Patient (user create --patient)`);
+    }
     const n = await trx('membership').where({ user_id: opts.userId, clinic_id: opts.clinicId }).update({ role_id: rid });
     need(n === 1, `user ${opts.userId} is not a member of clinic ${opts.clinicId}`);
     changes.push({

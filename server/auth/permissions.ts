@@ -39,7 +39,7 @@ export interface ServedType { type: string; permission: string; interactions: re
 
 const SPECIAL_KEYS = [
   'settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'settings.clinic.manage',
-  'clinical.breakGlass.request', 'clinical.careTeam.manage', 'compliance.breakGlass.review', 'compliance.auditEvents.verify',
+  'clinical.breakGlass.request', 'clinical.breakGlass.revoke', 'clinical.careTeam.manage', 'compliance.breakGlass.review', 'compliance.auditEvents.verify',
 ];
 
 interface Derived {
@@ -158,6 +158,16 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'array' : typeof v;
 }
 
+/** What the `patient` default role holds (migration 033 gives existing clinics the same tree). */
+export const PATIENT_ROLE_KEYS: readonly string[] = Object.freeze([
+  'clinical.patients.view', 'clinical.patients.search',
+  'scheduling.appointments.view', 'scheduling.appointments.search',
+  'clinical.prescriptions.view', 'clinical.prescriptions.search',
+  'clinical.documents.view', 'clinical.documents.search',
+  'compliance.auditEvents.view', 'compliance.auditEvents.search',
+  'clinical.breakGlass.revoke',
+]);
+
 /** Builds a frozen tree holding `true` at each key. */
 function treeOf(keys: readonly string[]): PermissionTree {
   const root: Record<string, unknown> = {};
@@ -179,8 +189,8 @@ function deepFreeze<T extends Record<string, unknown>>(o: T): T {
 }
 
 /**
- * The seven roles every new clinic starts with (each clinic may edit its copies); migration 027
- * gave existing clinics' copies the directory keys.
+ * The eight roles every new clinic starts with (each clinic may edit its copies); migration 027
+ * gave existing clinics' copies the directory keys, migration 033 the `patient` role.
  * Doctors do not delete prescriptions: one is stopped by a status update (cancelled /
  * entered-in-error) so the prescribing record survives; hard delete is left to clinic-admin.
  */
@@ -225,5 +235,8 @@ function defaultRolesOf(keys: readonly string[], actions: Readonly<Record<string
       ...DIRECTORY_READ,
     ]),
     'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), 'compliance.auditEvents.verify', 'compliance.breakGlass.review', ...DIRECTORY_READ]),
+    // A patient's own account (membership linked to a Patient): the database confines every row to
+    // that patient's compartment, so these reads reach their own record and access trail only.
+    patient: treeOf(PATIENT_ROLE_KEYS),
   });
 }

@@ -55,6 +55,10 @@ export const OPERATIONS: DeclaredOperation[] = [
     name: 'set-access-policy', definition: 'https://fhir.clinic.example/OperationDefinition/set-access-policy', levels: ['system'],
     documentation: 'POST [base]/$set-access-policy, Parameters policy (clinic-wide | care-team): the clinic admin sets the access policy',
   },
+  {
+    name: 'access-report', definition: 'urn:clinic-fhir:OperationDefinition/Patient-access-report', levels: ['instance'], types: ['Patient'],
+    documentation: 'GET, from/to (YYYY-MM-DD): who accessed the patient\'s record, one Parameters row per day, accessor, kind and purpose. For the patient\'s own patient/ token or compliance.auditEvents.search.',
+  },
 ];
 
 /** A FHIR operation served beside the REST interactions (server/care implements them). */
@@ -75,6 +79,7 @@ export const OPERATION_ROUTES: readonly OperationRoute[] = [
   { method: 'POST', level: 'instance', name: '$break-glass-revoke' },
   { method: 'POST', level: 'instance', name: '$break-glass-review' },
   { method: 'POST', level: 'system', name: '$set-access-policy' },
+  { method: 'GET', level: 'instance', name: '$access-report' },
 ];
 
 /** The operation a method and decoded path segments name (only Patient has instance operations). */

@@ -5,6 +5,7 @@ import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
 import { createInOneTrip } from './one-trip-create';
 import { readInOneTrip } from './one-trip-read';
 import { searchInOneTrip } from './one-trip-search';
+import { accessReport } from './access-report/report';
 import { fromExpress } from './request';
 import { RESOURCE_DEFINITIONS } from './resources';
 import { definitionFor, FHIR_ROUTES, type FhirRoute } from './routes';
@@ -35,6 +36,10 @@ export function fhirRouter(deps: FhirDeps): Router {
   // batch and transaction Bundles are posted to the base itself.
   router.post('/', async (req: Request, res: Response) => {
     send(res, await runBundle(deps, req.access as AccessContext, fromExpress(req)));
+  });
+  // Operations on an instance, before the REST routes (operations.ts OPERATION_ROUTES lets them past the edge checks).
+  router.get('/Patient/:id/$access-report', async (req: Request, res: Response) => {
+    send(res, await accessReport(deps, req.access as AccessContext, fromExpress(req)));
   });
   for (const r of FHIR_ROUTES) {
     const method = r.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';

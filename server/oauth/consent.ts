@@ -7,6 +7,7 @@ import { isFirstParty } from './first-party';
 import { saveGrantContext } from './grant-context';
 import { accountOf, type InteractionDeps, sendPage } from './interaction-kit';
 import { consumeLaunch, findLaunch, type LaunchContext } from './launch';
+import { confineToPatient, memberIdentity } from './patient-user';
 import { pickablePatients, readablePatient } from './patients';
 import { describeScope, resourceScopes, splitScopes, staticScopes } from './smart-scopes';
 import { clinicPage, consentPage, errorPage } from './views';
@@ -55,8 +56,15 @@ const chosenClinic = (b: ConsentBasis, requested: unknown): Clinic | undefined =
   b.launch ? b.clinics.find((c) => c.id === b.launch!.clinicId)
     : b.clinics.length === 1 ? b.clinics[0] : b.clinics.find((c) => c.id === requested);
 
-/** Standalone launch/patient asks the user to pick; an EHR launch brings its patient. */
-const needsPicker = (b: ConsentBasis): boolean => !b.launch && b.requested.includes('launch/patient');
+/** Standalone launch/patient asks the user to pick; an EHR launch brings its patient; a patient's own account has its Patient. */
+const needsPicker = (b: ConsentBasis, linked: string | undefined): boolean => !linked && !b.launch && b.requested.includes('launch/patient');
+
+/** The Patient a patient's own account is at the clinic; a reason to refuse when a launch names another one. */
+async function linkedPatient(deps: InteractionDeps, b: ConsentBasis, clinic: Clinic): Promise<{ linked?: string; refuse?: string }> {
+  const { patientId } = await memberIdentity(deps.db, deps.cfg, clinic.id, b.userId);
+  if (patientId && b.launch?.patientId && b.launch.patientId !== patientId) return { refuse: 'the launch names another patient than this account' };
+  return { linked: patientId };
+}
 
 export async function renderConsent(deps: InteractionDeps, req: Request, res: Response, details: Interaction, csrf: string): Promise<void> {
   const b = await basis(deps, details);
@@ -68,13 +76,17 @@ export async function renderConsent(deps: InteractionDeps, req: Request, res: Re
   }
   // The server's own app asks for nothing beyond its registration: the user's choice is the clinic.
   if (isFirstParty(b.clientId)) return grantAndFinish(deps, req, res, details, b, clinic, b.requested, undefined, 'first-party app: no consent asked');
+  const { linked, refuse } = await linkedPatient(deps, b, clinic);
+  if (refuse) return deny(deps, req, res, details, refuse, clinic.id, b.userId);
   const who = { clinicId: clinic.id, userId: b.userId, clientId: b.clientId };
   const q = typeof req.query.q === 'string' ? req.query.q : '';
-  const patients = needsPicker(b) ? await pickablePatients(deps.db, who, q) : undefined;
-  const fixed = b.launch?.patientId ? await readablePatient(deps.db, who, b.launch.patientId) : undefined;
+  const patients = needsPicker(b, linked) ? await pickablePatients(deps.db, who, q) : undefined;
+  const fixedId = linked ?? b.launch?.patientId;
+  const fixed = fixedId ? await readablePatient(deps.db, who, fixedId) : undefined;
   sendPage(res, 200, consentPage({
     uid: details.uid, csrf, clientName: b.clientName, clinic, patients, patientQuery: q, fixedPatient: fixed?.label,
-    scopes: b.requested.map((scope) => ({ scope, text: describeScope(scope) })),
+    // A patient's own account is told what its token will hold: its own record only.
+    scopes: b.requested.map((scope) => ({ scope, text: describeScope(linked ? confineToPatient(scope) : scope) })),
   }), details.params.redirect_uri);
 }
 
@@ -91,11 +103,13 @@ export async function submitConsent(deps: InteractionDeps, req: Request, res: Re
     return;
   }
   if (body.decision !== 'allow') return deny(deps, req, res, details, 'the user denied access', clinic.id, b.userId);
+  const { linked, refuse } = await linkedPatient(deps, b, clinic);
+  if (refuse) return deny(deps, req, res, details, refuse, clinic.id, b.userId);
 
   const ticked = new Set(Array.isArray(body.scope) ? body.scope.map(String) : typeof body.scope === 'string' ? [body.scope] : []);
   const granted = b.requested.filter((s) => ticked.has(s));
-  let patientId = b.launch?.patientId;
-  if (needsPicker(b) && granted.includes('launch/patient')) {
+  let patientId = linked ?? b.launch?.patientId;
+  if (needsPicker(b, linked) && granted.includes('launch/patient')) {
     const patient = await readablePatient(deps.db, { clinicId: clinic.id, userId: b.userId }, body.patient);
     if (!patient) {
       sendPage(res, 400, errorPage('invalid_request', 'Choose a patient you may see at this clinic.'), details.params.redirect_uri);

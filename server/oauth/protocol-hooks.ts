@@ -6,6 +6,7 @@ import { type AuthEventKind, recordAuthEvent, recordAuthEventInClinics } from '.
 import { asAuthServer } from './auth-db';
 import { activeClinicIds } from './sign-in';
 import { grantContext } from './grant-context';
+import { confineToPatient, speaksForPatient } from './patient-user';
 
 const ERROR_KEY = 'oauthError';
 const ERROR_EVENTS = ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'end_session.error', 'server_error'];
@@ -75,17 +76,19 @@ export function protocolHooks(provider: Provider, cfg: Config, db: Knex): Middle
       const at = oidc.entities.ClientCredentials ?? oidc.entities.AccessToken;
       if (!at) return;
       const patient = at.extra?.patient;
+      // A patient's own token: the response names the patient/ scopes its JWT carries (provider.ts).
+      const confine = (scope: string) => (speaksForPatient(at.extra ?? {}) ? confineToPatient(scope) : scope);
       if (typeof body === 'object' && body !== null) {
         const response = body as Record<string, unknown>;
         if (typeof patient === 'string') response.patient = patient;
         // SMART's `scope` lists everything granted; oidc-provider lists only the FHIR resource's scopes.
         const identity = oidc.entities.Grant?.getOIDCScope() ?? '';
-        response.scope = [...new Set([...identity.split(' '), ...String(response.scope ?? '').split(' ')])].filter(Boolean).join(' ');
+        response.scope = confine([...new Set([...identity.split(' '), ...String(response.scope ?? '').split(' ')])].filter(Boolean).join(' '));
       }
       await recordAuthEvent(db, {
         kind: grantType === 'refresh_token' ? 'refresh' : 'token', outcome: '0', reason: `access token issued (${grantType})`,
         clinicId: await clinicOf(db, cfg, ctx, at), userId: at.accountId ?? at.clientId, clientId,
-        scope: at.scope, tokenId: at.jti, patientId: typeof patient === 'string' ? patient : undefined,
+        scope: confine(at.scope ?? ''), tokenId: at.jti, patientId: typeof patient === 'string' ? patient : undefined,
       });
     } else if (oidc.route === 'revocation') {
       const token = oidc.entities.AccessToken ?? oidc.entities.ClientCredentials ?? oidc.entities.RefreshToken;

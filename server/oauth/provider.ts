@@ -6,6 +6,7 @@ import { asAuthServer } from './auth-db';
 import { CLIENT_ASSERTION_ALGS, registeredScope } from './clients';
 import { grantContext } from './grant-context';
 import { fhirUserAt } from './fhir-user';
+import { confineToPatient, memberIdentity, speaksForPatient } from './patient-user';
 import { findLaunch } from './launch';
 import { errors, ProviderClass } from './library';
 import { oauthUrls } from './urls';
@@ -61,7 +62,10 @@ function resourceServerInfo(cfg: Config) {
   };
 }
 
-/** The claims the FHIR API verifies: clinic, and for app tokens the patient in context and fhirUser. */
+/**
+ * The claims the FHIR API verifies: clinic, and for app tokens the patient in context and fhirUser.
+ * A patient's own account is always in its own Patient's context, whatever the grant recorded.
+ */
 function extraTokenClaims(deps: ProviderDeps) {
   const { cfg, db } = deps;
   return async (ctx: KoaContext, token: BaseToken): Promise<Record<string, unknown> | undefined> => {
@@ -69,11 +73,9 @@ function extraTokenClaims(deps: ProviderDeps) {
     if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
     const context = await grantContext(db, token.grantId);
     if (!context) throw new errors.InvalidGrant('the authorization context has expired');
-    return {
-      [cfg.clinicClaim]: context.clinicId,
-      ...(context.patientId ? { patient: context.patientId } : {}),
-      fhirUser: await fhirUserAt(db, cfg, context.clinicId, context.userId),
-    };
+    const identity = await memberIdentity(db, cfg, context.clinicId, context.userId);
+    const patient = identity.patientId ?? context.patientId;
+    return { [cfg.clinicClaim]: context.clinicId, ...(patient ? { patient } : {}), fhirUser: identity.fhirUser };
   };
 }
 
@@ -85,9 +87,11 @@ function recordJwtAccessToken(db: Knex) {
   return async (_ctx: KoaContext, token: BaseToken, jwt: { payload: Record<string, unknown> }): Promise<void> => {
     // exp, iat and jti are final only in the JWT payload (the model computes them while formatting).
     const { exp, iat, jti } = jwt.payload as { exp: number; iat: number; jti: string };
+    // A patient's own token carries patient/ scopes only, whatever was asked (the grant keeps the asked words).
+    if (speaksForPatient(jwt.payload) && typeof jwt.payload.scope === 'string') jwt.payload.scope = confineToPatient(jwt.payload.scope);
     const payload = {
       iat, exp, jti, kind: token.kind, accountId: token.accountId, clientId: token.clientId,
-      grantId: token.grantId, scope: token.scope, aud: token.aud, extra: token.extra, gty: token.gty, sid: token.sid,
+      grantId: token.grantId, scope: jwt.payload.scope ?? token.scope, aud: token.aud, extra: token.extra, gty: token.gty, sid: token.sid,
       sessionUid: token.sessionUid, expiresWithSession: token.expiresWithSession,
     };
     await asAuthServer(db, (trx) => trx('oauth_model').insert({

@@ -304,22 +304,25 @@ describe('default roles', () => {
     billing: { Patient: 'vs', Appointment: 'vs', MedicationRequest: '', DocumentReference: '', AuditEvent: '' },
     pharmacist: { Patient: 'vs', Appointment: 'vs', MedicationRequest: 'vsu', DocumentReference: '', AuditEvent: '' },
     'compliance-officer': { Patient: '', Appointment: '', MedicationRequest: '', DocumentReference: '', AuditEvent: 'vs' },
+    // Confined to their own compartment by the database (migration 033): their record and its access trail.
+    patient: { Patient: 'vs', Appointment: 'vs', MedicationRequest: 'vs', DocumentReference: 'vs', AuditEvent: 'vs' },
   };
   const EXTRA: Record<string, string[]> = {
     'clinic-admin': [
       'settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'settings.clinic.manage',
-      'clinical.breakGlass.request', 'clinical.careTeam.manage', 'compliance.breakGlass.review',
+      'clinical.breakGlass.request', 'clinical.breakGlass.revoke', 'clinical.careTeam.manage', 'compliance.breakGlass.review',
     ],
     doctor: ['clinical.breakGlass.request'],
     nurse: ['clinical.breakGlass.request'],
     'front-desk': ['clinical.careTeam.manage'],
     'compliance-officer': ['compliance.breakGlass.review'],
+    patient: ['clinical.breakGlass.revoke'],
   };
   const LETTER: Record<PermissionAction, string> = { view: 'v', search: 's', create: 'c', update: 'u', delete: 'd' };
   const ACTIONS: PermissionAction[] = ['view', 'search', 'create', 'update', 'delete'];
   const INTERACTION: Record<PermissionAction, FhirInteraction> = { view: 'read', search: 'search', create: 'create', update: 'update', delete: 'delete' };
 
-  it('every new clinic gets exactly the seven roles', () => {
+  it('every new clinic gets exactly the eight roles', () => {
     expect(Object.keys(defaultRoles()).sort()).to.deep.equal(Object.keys(TABLE).sort());
   });
 
@@ -337,7 +340,7 @@ describe('default roles', () => {
 
   it('settings and break-glass keys are held only by the roles that should hold them', () => {
     const special = permissionKeys().filter((k) => k.startsWith('settings.') || k.includes('.breakGlass.') || k.includes('.careTeam.'));
-    expect(special).to.have.length(7);
+    expect(special).to.have.length(8);
     for (const role of Object.keys(TABLE)) {
       for (const key of special) {
         expect(grants(defaultRoles()[role], key), `${role} ${key}`).to.equal((EXTRA[role] ?? []).includes(key));
