@@ -3,6 +3,7 @@ import type { AuditEvent, Bundle, Parameters, ParametersParameter } from 'fhir/r
 import { createUser } from '../../server/admin/tenancy';
 import { recordAudit } from '../../server/audit/writer';
 import { auditEvents } from '../helpers/audit';
+import { breakGlass, operation, out, REASON } from '../care/helpers';
 import { actor, admin, api, FHIR, patientBody, testServer, tokenFor } from '../helpers/server';
 
 type Row = Record<string, string | number>;
@@ -67,6 +68,21 @@ describe('The patient\'s own access report and access trail', function () {
     const emergency = rows.find((r) => r.purpose === 'emergency access')!;
     expect(emergency).to.include({ day: today, kind: 'viewed', data: 'medications', count: 2, grant: 'grant-7f1c' });
     expect(care).to.not.have.property('grant');
+  });
+
+  it('a real break-glass access shows its category and reason, and how to revoke it until the patient does', async () => {
+    const er = await actor('doctor', 'user/*.cruds', clinic);
+    const granted = await breakGlass(er.auth, mine);
+    expect(granted.status).to.equal(201);
+    const grant = String(out(granted, 'grant'));
+    expect((await (await api()).get(`/fhir/Patient/${mine}`).set(er.auth)).status).to.equal(200);
+    const open = rowsOf((await report(patient, mine)).body as Parameters).find((r) => r.grant === grant);
+    expect(open).to.include({ purpose: 'emergency access', category: 'emergency-treatment', reason: REASON, count: 1 });
+    expect(String(open?.revoke)).to.include('$break-glass-revoke');
+    expect((await operation(patient, `Patient/${mine}/$break-glass-revoke`, { grant })).status).to.equal(200);
+    const closed = rowsOf((await report(patient, mine)).body as Parameters).find((r) => r.grant === grant);
+    expect(closed).to.include({ category: 'emergency-treatment' });
+    expect(closed).to.not.have.property('revoke');
   });
 
   it('reading the report is audited in the patient\'s trail', async () => {

@@ -37,7 +37,7 @@ export function reportWindow(req: FhirRequest): { from: string; to: string; toEx
   return { from: isoDay(from), to: isoDay(to), toExclusive: new Date(to + DAY_MS).toISOString() };
 }
 
-function rowParameter(r: AccessReportRow): ParametersParameter {
+function rowParameter(r: AccessReportRow, patientId: string): ParametersParameter {
   const words = [...new Set(r.types.map((t) => DATA_WORDS[t] ?? t.toLowerCase()))].sort();
   return {
     name: 'row',
@@ -52,6 +52,9 @@ function rowParameter(r: AccessReportRow): ParametersParameter {
       { name: 'first', valueInstant: r.first },
       { name: 'last', valueInstant: r.last },
       ...(r.grantId ? [{ name: 'grant', valueString: r.grantId }] : []),
+      ...(r.grantCategory ? [{ name: 'category', valueCode: r.grantCategory }] : []),
+      ...(r.grantReason ? [{ name: 'reason', valueString: r.grantReason }] : []),
+      ...(r.grantActive ? [{ name: 'revoke', valueString: `Still open: the patient (or compliance) ends it with POST [base]/Patient/${patientId}/$break-glass-revoke, Parameters grant=${r.grantId}` }] : []),
     ],
   };
 }
@@ -83,7 +86,7 @@ export async function accessReport(deps: FhirDeps, access: AccessContext, req: F
         { name: 'patient', valueReference: { reference: `Patient/${id}` } },
         { name: 'from', valueDate: window.from },
         { name: 'to', valueDate: window.to },
-        ...rows.map(rowParameter),
+        ...rows.map((r) => rowParameter(r, id)),
       ],
     };
     return { status: 200, body: JSON.stringify(body) };

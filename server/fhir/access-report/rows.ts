@@ -9,8 +9,12 @@ export interface AccessReportRow {
   role: string | null;
   kind: 'viewed' | 'changed' | 'downloaded' | 'exported';
   purpose: 'care' | 'emergency access' | 'administration' | 'own access';
-  /** The break-glass grant an emergency access went through (the audit row's detail.grant). */
+  /** The break-glass grant an emergency access went through (the audit row's detail.grant), and what it was. */
   grantId: string | null;
+  grantCategory: string | null;
+  grantReason: string | null;
+  /** Whether the grant is still open (then the report says how to revoke it). */
+  grantActive: boolean | null;
   /** Resource types touched, as stored (the report words them). */
   types: string[];
   count: number;
@@ -27,7 +31,7 @@ const UUID_RE = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
  * The report's rows, grouped in SQL (a thousand reads by one doctor in a day are one row), read in
  * the caller's RLS transaction: a patient's token sees only its own patient's events. Counted:
  * successful REST accesses whose audit row names this one patient, in [from, to) (UTC days).
- * The grant's category and reason are one join away: `left join break_glass_grant g on g.id::text = r.grant_id`.
+ * A break-glass row carries its grant's category and reason, and whether it is still open.
  */
 export async function accessReportRows(trx: Knex.Transaction, q: { clinicId: string; patientId: string; from: string; toExclusive: string }): Promise<AccessReportRow[]> {
   const { rows } = await trx.raw(`
@@ -57,10 +61,13 @@ export async function accessReportRows(trx: Knex.Transaction, q: { clinicId: str
     )
     select r.day, r.accessor as "accessorId",
            coalesce(c.name, clinic_member_label(case when r.accessor ~ ? then r.accessor::uuid end)) as "accessorName",
-           r.role, r.kind, r.purpose, r.grant_id as "grantId", r.types, r.count, r.first, r.last
+           r.role, r.kind, r.purpose, r.grant_id as "grantId", g.category as "grantCategory", g.reason as "grantReason",
+           case when g.id is null then null else g.revoked_at is null and g.expires_at > now() end as "grantActive",
+           r.types, r.count, r.first, r.last
       from r left join oauth_client c on c.id::text = r.accessor
+      left join break_glass_grant g on g.clinic_id = ?::uuid and g.id::text = r.grant_id
      order by r.day, r.first`,
-  [[...ADMINISTRATION_ROLES], q.clinicId, q.patientId, q.from, q.toExclusive, UUID_RE]);
+  [[...ADMINISTRATION_ROLES], q.clinicId, q.patientId, q.from, q.toExclusive, UUID_RE, q.clinicId]);
   return (rows as Array<AccessReportRow & { first: Date | string; last: Date | string }>).map((row) => ({
     ...row,
     first: new Date(row.first).toISOString(),
