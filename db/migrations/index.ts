@@ -18,6 +18,7 @@ import * as m027 from './027_practitioner';
 import * as m028 from './028_audit_rows';
 import * as m029 from './029_fast_begin';
 import * as m030 from './030_scale_out';
+import * as m035 from './035_rsa_signing_key';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -42,6 +43,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['028_audit_rows', m028],
   ['029_fast_begin', m029],
   ['030_scale_out', m030],
+  ['035_rsa_signing_key', m035],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
