@@ -39,19 +39,43 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
 
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
 
+/** Express-style path parameters of `path` for decoded `segments`, or undefined when it does not match. */
+function matchPath(path: string, segments: readonly string[]): Record<string, string> | undefined {
+  const pattern = path.split('/').slice(1);
+  if (pattern.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  const ok = pattern.every((p, i) => {
+    if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== ''; }
+    return p === segments[i];
+  });
+  return ok ? params : undefined;
+}
+
 /** The route a method and decoded path segments (`['Patient', '123']`) select, as Express would. */
 export function matchRoute(method: FhirMethod, segments: readonly string[]): MatchedRoute | undefined {
   if (segments.some((s) => s.includes('\0'))) return undefined; // no id or type holds a NUL (PostgreSQL cannot store one)
   for (const route of FHIR_ROUTES) {
     if (route.method !== method) continue;
-    const pattern = route.path.split('/').slice(1);
-    if (pattern.length !== segments.length) continue;
-    const params: Record<string, string> = {};
-    const ok = pattern.every((p, i) => {
-      if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== ''; }
-      return p === segments[i];
-    });
-    if (ok) return { route, params };
+    const params = matchPath(route.path, segments);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
+/**
+ * Operations and system-level interactions, served by their own runners (they check the permission
+ * of what they stand for): matched before the type-level table, as the router mounts them first.
+ */
+export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+  { method: 'GET', path: '/_history' },
+  { method: 'POST', path: '/:type/$validate' },
+  { method: 'POST', path: '/:type/:id/$validate' },
+];
+
+export function matchOperation(method: FhirMethod, segments: readonly string[]): { type?: string } | undefined {
+  for (const op of OPERATION_ROUTES) {
+    const params = op.method === method ? matchPath(op.path, segments) : undefined;
+    if (params) return params;
   }
   return undefined;
 }
