@@ -19,14 +19,16 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     interaction: def.interactions.filter((i) => i !== 'patch').map((i) => ({ code: CODE_OF[i] })),
     versioning: 'versioned',
     readHistory: has('vread'),
-    updateCreate: false,
+    // PUT to a new (UUID) id creates it.
+    updateCreate: has('update') && has('create'),
     // Conditional interactions ride on create/update/delete plus search (see handlers/criteria.ts).
     conditionalCreate: has('create') && has('search'),
     conditionalUpdate: has('update') && has('search'),
     conditionalDelete: has('delete') && has('search') ? 'single' : 'not-supported',
-    ...(has('read') ? { conditionalRead: 'not-supported' as const } : {}),
+    ...(has('read') ? { conditionalRead: 'full-support' as const } : {}),
     ...(has('search') && searchIncludes(def).length ? { searchInclude: searchIncludes(def) } : {}),
     ...(has('search') && searchRevIncludes(def).length ? { searchRevInclude: searchRevIncludes(def) } : {}),
+    ...(has('create') ? { operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }] } : {}),
     searchParam: [
       { name: '_id', type: 'token', documentation: 'Logical id of the resource' },
       { name: '_lastUpdated', type: 'date', documentation: 'When the resource version last changed' },
@@ -52,6 +54,7 @@ export function capabilityStatement(cfg: Config): CapabilityStatement {
       security: smartSecurity(cfg),
       resource: RESOURCE_DEFINITIONS.map(resourceEntry),
       interaction: [
+        { code: 'history-system', documentation: 'GET [base]/_history with _since, _at, _count and next links: every type the caller may read the history of' },
         { code: 'batch', documentation: `POST [base] with a batch Bundle of at most ${MAX_BUNDLE_ENTRIES} entries; each entry runs and is audited on its own` },
         { code: 'transaction', documentation: `POST [base] with a transaction Bundle of at most ${MAX_BUNDLE_ENTRIES} entries: all or nothing in one database transaction, urn:uuid references resolved` },
       ],

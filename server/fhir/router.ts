@@ -1,5 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../auth/access-context';
+import { runSystemHistory } from './handlers/history';
 import { runValidate } from './handlers/validate';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
@@ -42,6 +43,9 @@ export function fhirRouter(deps: FhirDeps): Router {
     const def = definitionFor(req.params.type as string, 'read');
     send(res, await runValidate(deps, req.access as AccessContext, fromExpress(req), def));
   };
+  router.get('/_history', async (req: Request, res: Response) => {
+    send(res, await runSystemHistory(deps, req.access as AccessContext, fromExpress(req)));
+  });
   router.post('/:type/\\$validate', validate);
   router.post('/:type/:id/\\$validate', validate);
   for (const r of FHIR_ROUTES) {

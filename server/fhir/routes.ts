@@ -1,7 +1,8 @@
 import type { FhirInteraction } from '../auth/authorize';
 import { methodNotAllowed, notFound } from '../http/errors';
 import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
-import { history, read, vread } from './handlers/instance';
+import { history } from './handlers/history';
+import { read, vread } from './handlers/instance';
 import { patch } from './handlers/patch';
 import { search } from './handlers/search';
 import { create, remove, update } from './handlers/write';
