@@ -61,7 +61,8 @@ export async function history(ctx: InteractionContext): Promise<FhirResult> {
   const path = id ? `/${ctx.def.type}/${id}/_history` : `/${ctx.def.type}/_history`;
   const plan = historyPlan(ctx.access, ctx.req, path, ctx.deps.pageSecret);
   const rows = (await ctx.repo.history(id, { ...plan.window, count: plan.window.count + 1 })).map((v) => ({ ...v, type: ctx.def.type }));
-  if (id && !rows.length && plan.window.offset === 0 && !plan.window.since && !plan.window.at) throw notFound(`${ctx.def.type}/${id} is not known`);
+  // An empty window of an id the caller cannot see answers as that id would: 404, never an empty page.
+  if (id && !rows.length && !(await ctx.repo.read(id))) throw notFound(`${ctx.def.type}/${id} is not known`);
   const page = rows.slice(0, plan.window.count);
   return {
     status: 200,
