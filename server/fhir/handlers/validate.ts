@@ -56,7 +56,7 @@ const issueOf = (severity: OperationOutcomeIssue['severity'], code: OperationOut
  * cannot read is a 4xx. Nothing is written but the AuditEvent.
  */
 export async function runValidate(deps: FhirDeps, access: AccessContext, req: FhirRequest, def: ResourceDefinition): Promise<FhirResult> {
-  const id = req.params.id === undefined ? undefined : req.params.id;
+  const id = req.params.id;
   const interaction: FhirInteraction = queryValue(req, 'mode') === 'delete' ? 'delete' : id ? 'update' : 'create';
   const facts = { ...callerFacts(access, 'validate', 'E'), resourceType: def.type, resourceId: id };
   return audited(deps.db, access, facts, { compartmentPatientId: compartmentFor(access, [{ type: def.type, interaction }]) }, async (tx) => {
