@@ -6,7 +6,7 @@ import { persistentSecret } from './secrets';
 import { portBusy, startEmbeddedPostgres } from './embedded';
 import { TunedPgClient } from './knex-client';
 import { migrationSource } from './migrations';
-import { APP_ROLE, AUTH_ROLE, OWNER_ROLE } from './roles';
+import { APP_ROLE, AUTH_ROLE, OWNER_ROLE, SEALER_ROLE } from './roles';
 
 /** What the database layer needs from the server's configuration (server/config.ts `Config` satisfies it). */
 export interface DatabaseSettings {
@@ -98,6 +98,8 @@ export async function provisionRuntimeLogin(adminUrl: string, user: string, pass
     // The authorization server's role (switched to per transaction), and the revoked-token check.
     await client.query(`grant ${AUTH_ROLE} to ${ident}`);
     await client.query(`grant execute on function oauth_token_revoked(text) to ${ident}`);
+    // The audit sealer's role (switched to in its own transactions).
+    await client.query(`grant ${SEALER_ROLE} to ${ident}`);
   } finally {
     await client.end();
   }

@@ -86,7 +86,8 @@ export class TunedPgClient extends Client_PG {
         const pending = beforeCommit();
         if (!pending) return commit(conn, value);
         try {
-          await t.trxClient.query(conn, `${pending}; COMMIT;`);
+          // Straight on the connection: knex would read a `?` inside a literal (an audit note) as a binding.
+          await (conn as pg.ClientBase).query(`${pending}; COMMIT;`);
         } catch (err) {
           // The statement failed inside the transaction: roll it back before the connection goes back to the pool.
           await t.trxClient.query(conn, 'ROLLBACK').catch(() => undefined);

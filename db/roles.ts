@@ -12,3 +12,7 @@ export const APP_ROLE = 'fhir_app';
 export const ADMIN_ROLE = 'fhir_admin';
 /** NOLOGIN; the built-in authorization server: OAuth tables and read-only tenancy, no clinical tables. */
 export const AUTH_ROLE = 'fhir_auth';
+/** NOLOGIN; the audit sealer: of audit rows only id, clinic, time, hash and transaction; appends to the seal. */
+export const SEALER_ROLE = 'fhir_sealer';
+/** NOLOGIN; held by the migration account: hashes rows written before the seal and applies audit retention. */
+export const KEEPER_ROLE = 'fhir_audit_keeper';

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { adminConnection, migrate } from '../db';
 import { createClinic, createUser } from '../server/admin/tenancy';
+import { auditRowHash } from '../server/audit/canonical';
 import { type AuditFacts, auditRecord } from '../server/audit/record';
 import { loadConfig } from '../server/config';
 import { type FhirResource, stampVersion, versionRow } from '../server/fhir/repository';
@@ -80,7 +81,9 @@ async function loadAudit(loader: BatchLoader, clinic: GeneratedClinic, count: nu
   for (let n = 0; n < count; n++) {
     const patientId = clinic.patientIds[Math.floor(r() * clinic.patientIds.length)];
     const facts = auditFacts(r, clinic, patientId);
-    rows.push(auditRecord(facts, new Date(now - Math.floor(r() * AUDIT_WINDOW_DAYS * DAY))) as unknown as Row);
+    const record = auditRecord(facts, new Date(now - Math.floor(r() * AUDIT_WINDOW_DAYS * DAY)));
+    // With its hash, as the server writes it (bytea input form, through json_populate_recordset).
+    rows.push({ ...record, hash: `\\x${auditRowHash(record).toString('hex')}` } as unknown as Row);
     if (rows.length === BATCH) { await loader.insert('audit_event', rows); progress.add(rows.length); rows = []; }
   }
   await loader.insert('audit_event', rows);

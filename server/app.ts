@@ -7,21 +7,27 @@ import { jwks } from './auth/keys';
 import { requireToken } from './pipeline/authenticate';
 import type { Config } from './config';
 import { binaryRouter } from './documents/binary-routes';
+import { exportFilesIn } from './documents/export-files';
 import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
+import { bulkRouter } from './fhir/bulk/routes';
+import { careRouter } from './care/routes';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
+import { auditOperationsRouter, type AuditSealDeps } from './fhir/audit-operations';
 import { cors, onlyOurCors } from './http/cors';
 import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { rateLimiters } from './pipeline/rate-limit';
 import { refuseHostileBody, refuseHostileRequest } from './fhir/hostile-input';
+import { refuseUnacceptable } from './fhir/negotiate';
 import { logger } from './http/logger';
 import { observeRequest } from './ops/metrics';
 import { Readiness } from './ops/readiness';
 import { runWithRequest } from './http/request-context';
 import { mountOAuth } from './oauth/mount';
+import { consoleRouter } from './console/router';
 import type { OAuthSecrets } from './oauth/shared-secrets';
 import type { KeyRing } from './oauth/signing-keys';
 
@@ -37,6 +43,8 @@ export interface AppDeps {
   documents?: DocumentService;
   /** Draining and dependency checks behind /readyz; by default the database and the document store. */
   readiness?: Readiness;
+  /** The audit seal's key and anchor store ($verify, $checkpoint); unset with AUDIT_SEAL=false. */
+  seal?: AuditSealDeps;
 }
 
 /** What /readyz checks: a statement through the runtime pool, and the document store. */
@@ -83,17 +91,19 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const capability = JSON.stringify(capabilityStatement(cfg));
-  app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
+  app.get('/fhir/metadata', refuseUnacceptable, (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
 
   // Revocation of our tokens is checked in each request's first statement (withClinic), not here.
   const pp = configurePassport(cfg, deps.keys);
   // No pp.initialize(): every authenticate call takes a callback without a session, which needs none.
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   // Rate limits (README, "Rate limits"): per address until the token is verified, then per user or client.
+  // The compliance console: its own session cookie, pages in the same audited RLS transactions as the API.
+  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret }));
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
-  app.use('/fhir', refuseHostileRequest);
+  app.use('/fhir', refuseHostileRequest, refuseUnacceptable);
   // Raw document uploads stream through their checks: routed before any body parser.
   app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
   // A type whose definition needs more room (DocumentReference: inline document data) gets it on its
@@ -103,6 +113,11 @@ export function createApp(deps: AppDeps): Express {
   app.post('/fhir', bodyOf(Math.max(0, ...RESOURCE_DEFINITIONS.map((d) => d.bodyLimitBytes ?? 0))));
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
+  app.use('/fhir', auditOperationsRouter({ db }, deps.seal));
+  // Bulk Data export (README, "Bulk Data"): its own paths, before the type routes would take `$export` for a type.
+  app.use('/fhir', bulkRouter({ db, cfg, files: deps.documents && exportFilesIn(deps.documents.store) }));
+  // Care relationships, break-glass and the clinic's access policy (FHIR operations; README, "Security model").
+  app.use('/fhir', careRouter(db));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

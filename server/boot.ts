@@ -1,11 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EXPIRY_SWEEP_MS, recordExpiredGrants } from './care/expiry';
 import { ensureAuditPartitions, openDatabase, type Database } from '../db';
 import { createApp, defaultReadiness } from './app';
 import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import type { DocumentService } from './documents/service';
+import { failInterruptedExports } from './fhir/bulk/jobs';
+import { STALE_SECONDS } from './fhir/bulk/runner';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
@@ -13,6 +16,13 @@ import { sealSecretsAtRest } from './oauth/sealed-secrets';
 import { loadOAuthSecrets, type OAuthSecrets } from './oauth/shared-secrets';
 import { type KeyRing, loadKeyRing } from './oauth/signing-keys';
 import { watchPool, type PoolLike } from './ops/metrics';
+import { hashRowsWrittenBeforeSealing } from './audit/legacy-hash';
+import { applyRetention } from './audit/retention';
+import type { AuditSealDeps } from './fhir/audit-operations';
+import { Sealer } from './audit/sealer';
+import { loadSealKey } from './audit/seal-key';
+import { setAuditHashing } from './audit/writer';
+import { objectStoreAnchors } from './documents/audit-anchors';
 import { serveMetrics, type MetricsServer } from './ops/metrics-server';
 import type { Readiness } from './ops/readiness';
 
@@ -31,6 +41,10 @@ export interface RunningServer {
   readiness: Readiness;
   /** The separate /metrics listener, when METRICS_PORT is set (and this process serves it). */
   metrics?: MetricsServer;
+  /** The audit sealer (it seals only while this process holds the deployment's sealer lock); unset with AUDIT_SEAL=false. */
+  sealer?: Sealer;
+  /** The checkpoint key and the anchor store (retention and tests use them); unset with AUDIT_SEAL=false. */
+  seal?: AuditSealDeps;
   /**
    * Stops accepting, reports not ready, lets in-flight requests finish within SHUTDOWN_GRACE_MS,
    * then cuts what is left and closes the store and the database.
@@ -63,9 +77,18 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     // Shared through the database, so a paging link from one node works on every other.
     const pageSecret = cfg.pageSecret ?? oauthSecrets.pageSecret;
     warmUpValidators();
+    setAuditHashing(cfg.auditSeal.enabled);
+    if (!prepared) await prepareAuditSeal(cfg, db.adminUrl);
+    const seal = cfg.auditSeal.enabled ? { key: loadSealKey(cfg.dataDir, cfg.auditSeal.key), anchors: objectStoreAnchors(documents) } : undefined;
+    // Every process tries for the sealer lock, so another takes over when the one sealing stops.
+    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
+      () => hashRowsWrittenBeforeSealing(db.adminUrl));
+    sealer?.start();
+    // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
+    if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
-    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness });
+    const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness, seal });
     // Another node may rotate keys; expired OAuth artifacts are pruned; audit partitions are made ahead.
     const timers = [
       setInterval(() => { keyRing.reload().catch((err) => logger.error({ err }, 'signing key reload failed')); }, 60_000),
@@ -73,6 +96,13 @@ export async function startServer(cfg: Config, { prepared = false, background = 
         setInterval(() => { pruneExpired(db.runtime).catch((err) => logger.error({ err }, 'pruning OAuth state failed')); }, 600_000),
         // The coming months' audit partitions (rows would still land in the default partition without them).
         setInterval(() => { ensureAuditPartitions(db.adminUrl).catch((err) => logger.error({ err }, 'creating audit partitions failed')); }, 86_400_000),
+        // Audit rows past their clinic's retention: exported, signed for and removed (README, "Audit integrity").
+        ...(seal ? [setInterval(() => {
+          applyRetention(db.adminUrl, seal.key, seal.anchors).then((cuts) => { if (cuts.length) logger.info({ cuts }, 'audit retention applied'); })
+            .catch((err) => logger.error({ err }, 'audit retention failed'));
+        }, 86_400_000)] : []),
+        // Break-glass grants whose time ran out get their `expired` event (RLS stopped honouring them already).
+        setInterval(() => { recordExpiredGrants(db.runtime).catch((err) => logger.error({ err }, 'recording expired break-glass grants failed')); }, EXPIRY_SWEEP_MS),
       ] : []),
     ];
     for (const t of timers) t.unref();
@@ -85,12 +115,13 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     const port = (server.address() as AddressInfo).port;
     if (cfg.metrics && servesMetrics) metrics = await serveMetrics(cfg.metrics);
     return {
-      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server, readiness, metrics,
+      cfg, db, keys: keyRing.all(), keyRing, oauthSecrets, documents, server, readiness, metrics, sealer, seal,
       url: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${port}`,
       close: async () => {
         readiness.drain();
         for (const t of timers) clearInterval(t);
         await drain(server, cfg.shutdownGraceMs);
+        await sealer?.stop();
         await metrics?.close();
         await docs?.close();
         await db.close();
@@ -120,4 +151,12 @@ async function drain(server: http.Server, graceMs: number): Promise<void> {
     clearTimeout(deadline);
   }
   logger.info({ ms: Date.now() - started, cut }, cut ? 'drain limit reached: remaining connections cut' : 'in-flight requests drained');
+}
+
+/** Once per deployment, before any sealer: rows from before the seal get their hash, and the checkpoint key exists. */
+export async function prepareAuditSeal(cfg: Config, adminUrl: string): Promise<void> {
+  if (!cfg.auditSeal.enabled) return;
+  const n = await hashRowsWrittenBeforeSealing(adminUrl);
+  if (n) logger.info({ rows: n }, 'audit rows written before the seal were hashed');
+  loadSealKey(cfg.dataDir, cfg.auditSeal.key);
 }

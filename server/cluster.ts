@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { openDatabase } from '../db';
-import { startServer, type RunningServer } from './boot';
+import { prepareAuditSeal, startServer, type RunningServer } from './boot';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import { flushLogs, logger } from './http/logger';
@@ -46,6 +46,7 @@ export async function startPrimary(cfg: Config): Promise<RunningPrimary> {
   try {
     // First-boot state the workers would otherwise race to create.
     await sealSecretsAtRest(db.runtime, cfg);
+    await prepareAuditSeal(cfg, db.adminUrl);
     await loadKeyRing(db.runtime, cfg.dataDir);
     await loadOAuthSecrets(db.runtime);
     // Starts the embedded store when S3_ENDPOINT is unset, and makes the bucket once.

@@ -21,6 +21,8 @@ export interface Config {
   workers: number;
   logLevel: string;
   maxBodyBytes: number;
+  /** Resources per Bulk Data export file (BULK_FILE_ROWS): the most an export holds in memory at once. */
+  bulkFileRows: number;
   tokenIssuer: string;
   tokenAudience: string;
   clinicClaim: string;
@@ -32,6 +34,14 @@ export interface Config {
   secretsKey?: string;
   /** Keys a rotation is moving away from: read, never used to seal (comma-separated SECRETS_KEY_PREVIOUS). */
   secretsKeysPrevious: string[];
+  /** The audit seal (README, "Audit integrity"). */
+  auditSeal: {
+    /** AUDIT_SEAL=false: rows carry no hash and nothing is sealed (only to measure what the seal costs). */
+    enabled: boolean;
+    /** Ed25519 seed signing checkpoints (base64 32 bytes, from a key manager); unset: DATA_DIR/secrets/audit-seal-key. */
+    key?: string;
+    intervalMs: number;
+  };
   oauth: OAuthSettings;
   documents: DocumentSettings;
   /** On SIGTERM, how long in-flight requests and uploads may run before their connections are cut (ms). */
@@ -262,6 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: int(env, 'WORKERS', defaultWorkers(env), 1, 256),
     logLevel,
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    bulkFileRows: int(env, 'BULK_FILE_ROWS', 10_000, 1, 1_000_000),
     tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,
     tokenAudience: env.TOKEN_AUDIENCE || fhirBaseUrl,
     clinicClaim: env.CLINIC_CLAIM || 'clinic',
@@ -270,6 +281,11 @@ export function loadConfig(env: Env = process.env): Config {
     pageSecret,
     secretsKey: env.SECRETS_KEY ? secretKey('SECRETS_KEY', env.SECRETS_KEY) : undefined,
     secretsKeysPrevious: (env.SECRETS_KEY_PREVIOUS ?? '').split(',').filter((k) => k.trim()).map((k) => secretKey('SECRETS_KEY_PREVIOUS', k)),
+    auditSeal: {
+      enabled: bool(env, 'AUDIT_SEAL', true),
+      key: env.AUDIT_SEAL_KEY ? secretKey('AUDIT_SEAL_KEY', env.AUDIT_SEAL_KEY) : undefined,
+      intervalMs: int(env, 'AUDIT_SEAL_INTERVAL_MS', 2000, 100, 60_000),
+    },
     oauth: {
       accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 60, 3600),
       systemTokenTtl: int(env, 'SYSTEM_TOKEN_TTL', 300, 60, 3600),

@@ -18,7 +18,11 @@ import * as m027 from './027_practitioner';
 import * as m028 from './028_audit_rows';
 import * as m029 from './029_fast_begin';
 import * as m030 from './030_scale_out';
+import * as m031 from './031_audit_seal';
+import * as m032 from './032_care_team';
+import * as m034 from './034_bulk_export';
 import * as m035 from './035_rsa_signing_key';
+import * as m036 from './036_console';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -43,7 +47,11 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['028_audit_rows', m028],
   ['029_fast_begin', m029],
   ['030_scale_out', m030],
+  ['031_audit_seal', m031],
+  ['032_care_team', m032],
+  ['034_bulk_export', m034],
   ['035_rsa_signing_key', m035],
+  ['036_console', m036],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

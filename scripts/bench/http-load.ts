@@ -7,6 +7,8 @@ export interface HttpRequestSpec {
   path: string;
   token: string;
   body?: string;
+  /** A Cookie header (the console's session), sent besides the bearer token. */
+  cookie?: string;
 }
 
 export interface HttpScenario { next(): HttpRequestSpec }
@@ -23,6 +25,7 @@ function run(url: string, s: HttpScenario, connections: number, seconds: number,
           const n = s.next();
           const headers: Record<string, string> = { ...req.headers, authorization: `Bearer ${n.token}`, accept: 'application/fhir+json' };
           if (n.body !== undefined) headers['content-type'] = 'application/fhir+json';
+          if (n.cookie !== undefined) headers.cookie = n.cookie;
           return { ...req, method: n.method, path: n.path, headers, ...(n.body !== undefined ? { body: n.body } : {}) };
         },
       }],

@@ -12,6 +12,8 @@ export interface BenchClinic {
   /** Set when the database is reachable (embedded mode): who the floor acts as. */
   doctor?: FloorActor;
   officer?: FloorActor;
+  /** The compliance officer's console session cookie (embedded mode): the console scenario needs it. */
+  officerCookie?: () => string;
 }
 
 export interface Scenario {
@@ -21,7 +23,7 @@ export interface Scenario {
   floor?: FloorPlan;
 }
 
-export const SCENARIO_KEYS = ['read', 'search', 'appointments', 'create', 'audit'] as const;
+export const SCENARIO_KEYS = ['read', 'search', 'appointments', 'create', 'audit', 'console'] as const;
 export type ScenarioKey = (typeof SCENARIO_KEYS)[number];
 
 const DAY = 86_400_000;
@@ -75,6 +77,11 @@ export function buildScenarios(clinics: readonly BenchClinic[], keys: readonly S
       http: { next: () => (nextClinic(), as('officer', 'GET', `/fhir/AuditEvent?patient=Patient/${patient()}&date=ge${since}`)) },
       ...(hasFloor ? { floor: auditSearchFloor(officer, patient, since) } : {}),
     },
+    console: {
+      key: 'console', title: "console: a patient's access log, first page",
+      http: { next: () => (nextClinic(), { ...as('officer', 'GET', `/console/access?patient=${patient()}`), cookie: current.officerCookie?.() }) },
+    },
   };
-  return keys.map((k) => all[k]);
+  // The console scenario needs a session cookie, which only embedded mode can seal.
+  return keys.filter((k) => k !== 'console' || clinics.every((c) => c.officerCookie)).map((k) => all[k]);
 }

@@ -1,4 +1,6 @@
-import type { AuditRecord } from './record';
+import crypto from 'node:crypto';
+import { sqlLiteral } from '../../db/literal';
+import { AUDIT_COLUMNS, type AuditRecord } from './record';
 
 /**
  * JSON Canonicalization Scheme (RFC 8785) for the values an audit row holds (strings, finite
@@ -6,7 +8,9 @@ import type { AuditRecord } from './record';
  * whitespace, strings and numbers as ECMAScript's JSON.stringify writes them (which RFC 8785 adopts).
  */
 export function jcs(v: unknown): string {
-  if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+  if (v === null || typeof v === 'boolean') return JSON.stringify(v);
+  // A lone surrogate cannot be stored as UTF-8: PostgreSQL keeps U+FFFD, so the hash must too.
+  if (typeof v === 'string') return JSON.stringify(v.toWellFormed());
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error('JCS has no form for a non-finite number');
     return JSON.stringify(v);
@@ -20,15 +24,53 @@ export function jcs(v: unknown): string {
   throw new Error(`JCS has no form for a ${typeof v}`);
 }
 
+/** The columns the canonical form covers: the event's facts, and the stored document of rows from before migration 028. */
+export const CANONICAL_COLUMNS = [...AUDIT_COLUMNS, 'legacy'] as const;
+type CanonicalColumn = (typeof CANONICAL_COLUMNS)[number];
+/** uuid columns: PostgreSQL answers them in lower case whatever case they were written in. */
+const UUID_COLUMNS = new Set<string>(['id', 'clinic_id', 'patient_id']);
+
+function canonicalValue(k: string, v: unknown): unknown {
+  if (k === 'last_updated') return new Date(v as string | Date).toISOString();
+  if (UUID_COLUMNS.has(k)) return String(v).toLowerCase();
+  if (k === 'patient_ids') return (v as string[]).map((p) => p.toLowerCase());
+  return v;
+}
+
 /**
- * The one canonical form of an audit row: its columns as a JCS object, null columns left out and
- * `last_updated` as an ISO instant, so an outside verifier recomputes it from an export of the row.
+ * The one canonical form of an audit row: its columns as a JCS object, null columns left out,
+ * `last_updated` as an ISO instant and uuids in lower case, so an outside verifier recomputes it
+ * from an export of the row (or from the row as read back from the database).
  */
-export function canonicalAuditRow(r: AuditRecord): string {
+export function canonicalAuditRow(r: AuditRecord | Record<string, unknown>): string {
+  const row = r as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) {
+  for (const k of CANONICAL_COLUMNS) {
+    const v = row[k];
     if (v === null || v === undefined) continue;
-    out[k] = k === 'last_updated' ? new Date(v as string | Date).toISOString() : v;
+    out[k] = canonicalValue(k, v);
   }
   return jcs(out);
+}
+
+/** SHA-256 of the row's canonical form: written with the row, in the request's transaction. */
+export function auditRowHash(r: AuditRecord | Record<string, unknown>): Buffer {
+  return crypto.createHash('sha256').update(canonicalAuditRow(r), 'utf8').digest();
+}
+
+/**
+ * The same hash as a SQL expression, for a row some of whose columns the statement computes (a
+ * one-round-trip read audits the version it read): the canonical text is assembled in SQL from the
+ * known columns' JCS literals and the computed ones' to_json, in JCS key order, leaving out nulls.
+ */
+export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<CanonicalColumn, string>>): string {
+  const row = r as unknown as Record<string, unknown>;
+  const keys = [...CANONICAL_COLUMNS].sort();
+  const parts = keys.map((k) => {
+    const expr = computed[k];
+    if (expr !== undefined) return `case when (${expr}) is null then null else ${sqlLiteral(`${JSON.stringify(k)}:`)} || to_json(${expr})::text end`;
+    const v = row[k];
+    return v === null || v === undefined ? null : sqlLiteral(`${JSON.stringify(k)}:${jcs(canonicalValue(k, v))}`);
+  }).filter((p): p is string => p !== null);
+  return `sha256(convert_to('{' || concat_ws(',', ${parts.join(', ')}) || '}', 'UTF8'))`;
 }

@@ -27,9 +27,15 @@ export interface AuditFacts {
   /** Authorization-server events: the access token's jti and the granted (or requested) scopes. */
   tokenId?: string;
   scope?: string;
+  /**
+   * Named details of the event, rendered on its entity: a privileged change's `old` and `new` (canonical
+   * JSON, secrets as "changed"), the CLI `operator` (rendered as the agent), a break-glass `grant`.
+   */
+  detail?: Record<string, string>;
 }
 
-export type AuditType = 'rest' | 'auth';
+/** `rest`: a FHIR interaction; `auth`: an authorization-server event; `security`: a DCM Security Alert (privileged change, emergency override) whose `interaction` is the DCM subtype code. */
+export type AuditType = 'rest' | 'auth' | 'security';
 
 /**
  * One audit_event row (migration 028): the facts as typed columns. This is the stored form; the
@@ -62,8 +68,8 @@ export interface AuditRecord {
   entity_version: string | null;
   related: string[] | null;
   query: string | null;
-  /** Authorization-server extras ({tokenId, scope}). */
-  detail: { tokenId?: string; scope?: string } | null;
+  /** Authorization-server extras ({tokenId, scope}) and the event's named details (AuditFacts.detail). */
+  detail: Record<string, string> | null;
   /** Rows written before migration 028: the AuditEvent as it was stored, answered unchanged. */
   legacy?: unknown;
 }
@@ -103,7 +109,8 @@ export function auditRecord(f: AuditFacts, now = new Date()): AuditRecord {
   // An event about a Patient resource is about that patient, even when it was refused before any row was read.
   const self = f.resourceType === 'Patient' && f.resourceId && UUID.test(f.resourceId) ? [f.resourceId] : [];
   const patients = [...new Set([...(f.patientIds ?? []), ...self])];
-  const detail = f.tokenId || f.scope ? { ...(f.tokenId ? { tokenId: f.tokenId } : {}), ...(f.scope ? { scope: f.scope.slice(0, 2000) } : {}) } : null;
+  const named = { ...(f.detail ?? {}), ...(f.tokenId ? { tokenId: f.tokenId } : {}), ...(f.scope ? { scope: f.scope.slice(0, 2000) } : {}) };
+  const detail = Object.keys(named).length ? named : null;
   return {
     id: uuidV7(now.getTime()),
     clinic_id: f.clinicId ?? SERVER_EVENTS_CLINIC,

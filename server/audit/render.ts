@@ -23,6 +23,20 @@ export const REST_TYPE: Coding = { system: 'http://terminology.hl7.org/CodeSyste
 export const USER_AUTHENTICATION: Coding = { system: DCM, code: '110114', display: 'User Authentication' };
 export const SECURITY_ALERT: Coding = { system: DCM, code: '110113', display: 'Security Alert' };
 
+/** The DCM Security Alert subtypes of `security` events: privileged changes and emergency overrides. */
+export const SECURITY_SUBTYPES: Readonly<Record<string, Coding>> = {
+  '110127': { system: DCM, code: '110127', display: 'Emergency Override Started' },
+  '110131': { system: DCM, code: '110131', display: 'Software Configuration' },
+  '110136': { system: DCM, code: '110136', display: 'Security Roles Changed' },
+  '110137': { system: DCM, code: '110137', display: 'User Security Attributes Changed' },
+  '110138': { system: DCM, code: '110138', display: 'Emergency Override Stopped' },
+};
+export const DCM_SYSTEM = DCM;
+/** Identifier systems of the server's own objects a security event can name (`urn:clinic-fhir:Role`...). */
+const OBJECT_SYSTEM = 'urn:clinic-fhir:';
+/** Detail keys rendered elsewhere than as entity.detail entries. */
+const NOT_ENTITY_DETAIL = new Set(['tokenId', 'scope', 'operator', 'grant']);
+
 /** The subtypes of authorization-server events (type `auth`). */
 export const AUTH_SUBTYPES: Readonly<Record<string, Coding>> = {
   login: { system: DCM, code: '110122', display: 'Login' },
@@ -37,6 +51,7 @@ export const AUTH_SUBTYPES: Readonly<Record<string, Coding>> = {
 
 /** The event type and subtype codings of a row. */
 export function codingsOf(r: Pick<AuditRecord, 'type' | 'subtype'>): { type: Coding; subtype: Coding } {
+  if (r.type === 'security') return { type: SECURITY_ALERT, subtype: SECURITY_SUBTYPES[r.subtype] ?? { system: DCM, code: r.subtype } };
   if (r.type === 'auth') {
     return { type: r.subtype === 'lockout' ? SECURITY_ALERT : USER_AUTHENTICATION, subtype: AUTH_SUBTYPES[r.subtype] ?? { system: OAUTH_EVENT_SYSTEM, code: r.subtype } };
   }
@@ -67,17 +82,40 @@ function agents(r: AuditRecord): AuditEventAgent[] {
       requestor: false,
     });
   }
+  if (list.length === 0 && r.detail?.operator) {
+    // A change made with the admin CLI: the operator (OS user@host, or the --actor given).
+    list.push({ type: { coding: [{ system: DCM, code: '110150', display: 'Application' }] }, who: { display: r.detail.operator }, requestor: true, ...network });
+  }
   if (list.length === 0) list.push({ who: { display: 'unauthenticated' }, requestor: true, ...network });
   return list;
 }
 
+/** The event's named details (a privileged change's old and new state...) as entity.detail entries. */
+function namedDetail(r: AuditRecord): AuditEventEntity['detail'] {
+  const d = Object.entries(r.detail ?? {}).filter(([k]) => !NOT_ENTITY_DETAIL.has(k));
+  return d.length ? d.map(([type, valueString]) => ({ type, valueString })) : undefined;
+}
+
 function entities(r: AuditRecord): AuditEventEntity[] {
   const list: AuditEventEntity[] = [];
-  if (r.entity_type && r.entity_id) {
+  const detail = namedDetail(r);
+  if (r.type === 'security' && r.entity_type) {
+    // The changed object is one of the server's own (a role, a user, a client...), not a FHIR resource.
+    list.push({
+      what: { identifier: { system: `${OBJECT_SYSTEM}${r.entity_type}`, value: r.entity_id ?? undefined }, display: r.entity_id ? `${r.entity_type}/${r.entity_id}` : r.entity_type },
+      type: systemObject, role: { system: OBJECT_ROLE, code: '13', display: 'Security Resource' }, ...(detail ? { detail } : {}),
+    });
+  } else if (r.entity_type && r.entity_id) {
     const ref = `${r.entity_type}/${r.entity_id}${r.entity_version ? `/_history/${r.entity_version}` : ''}`;
-    list.push({ what: { reference: ref }, type: systemObject, role: domainResource });
+    list.push({ what: { reference: ref }, type: systemObject, role: domainResource, ...(detail ? { detail } : {}) });
   } else if (r.entity_type) {
-    list.push({ what: { display: r.entity_type }, type: { system: ENTITY_TYPE, code: '2' } });
+    list.push({ what: { display: r.entity_type }, type: { system: ENTITY_TYPE, code: '2' }, ...(detail ? { detail } : {}) });
+  } else if (detail) {
+    list.push({ type: systemObject, detail });
+  }
+  if (r.detail?.grant) {
+    // Access under a break-glass grant names the grant.
+    list.push({ what: { identifier: { system: `${OBJECT_SYSTEM}break-glass-grant`, value: r.detail.grant } }, type: systemObject, role: { system: OBJECT_ROLE, code: '13', display: 'Security Resource' } });
   }
   for (const ref of r.related ?? []) list.push({ what: { reference: ref }, type: systemObject, role: domainResource });
   if (r.query !== null) {
@@ -90,7 +128,7 @@ function entities(r: AuditRecord): AuditEventEntity[] {
       role: { system: OBJECT_ROLE, code: '1', display: 'Patient' },
     });
   }
-  if (r.detail) {
+  if (r.detail?.tokenId || r.detail?.scope) {
     const { tokenId, scope } = r.detail;
     list.push({
       ...(tokenId ? { what: { identifier: { system: 'urn:clinic-fhir:token', value: tokenId } } } : {}),

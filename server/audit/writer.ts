@@ -2,19 +2,29 @@ import type { Knex } from 'knex';
 import { sqlLiteral } from '../../db/literal';
 import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
+import { auditRowHash, auditRowHashSql } from './canonical';
 import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
 
-/** The audit_event column list of an INSERT, in AUDIT_COLUMNS order. */
-export const AUDIT_COLUMN_LIST = AUDIT_COLUMNS.join(', ');
+/** The audit_event column list of an INSERT: AUDIT_COLUMNS, then the row's hash. */
+export const AUDIT_COLUMN_LIST = [...AUDIT_COLUMNS, 'hash'].join(', ');
 
-/** The values of a row in AUDIT_COLUMNS order, as SQL literals (or the SQL expressions `computed` gives). */
+let hashing = true;
+/** AUDIT_SEAL=off: rows are written without their hash (only to measure what hashing costs). */
+export function setAuditHashing(on: boolean): void {
+  hashing = on;
+}
+
+/** The values of a row in AUDIT_COLUMN_LIST order, as SQL literals (or the SQL expressions `computed` gives). */
 function literals(r: AuditRecord, computed: Partial<Record<AuditColumn, string>> = {}): string {
-  return AUDIT_COLUMNS.map((c) => {
+  const values = AUDIT_COLUMNS.map((c) => {
     const expr = computed[c];
     if (expr !== undefined) return expr;
     const v = r[c];
     return sqlLiteral(c === 'detail' && v !== null ? JSON.stringify(v) : v);
-  }).join(', ');
+  });
+  // The hash of the canonical row, in the request's transaction; in SQL when the statement computes columns.
+  const hash = !hashing ? 'null' : Object.keys(computed).length ? auditRowHashSql(r, computed) : `'\\x${auditRowHash(r).toString('hex')}'::bytea`;
+  return [...values, hash].join(', ');
 }
 
 type AuditColumn = (typeof AUDIT_COLUMNS)[number];

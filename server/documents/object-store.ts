@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { PassThrough, pipeline } from 'node:stream';
 import * as Minio from 'minio';
 import { logger as rootLogger, type Logger } from '../http/logger';
 import { badRequest, notFound, OperationOutcomeError, serviceUnavailable, unprocessable } from '../http/errors';
-import { assertPrefixInClinicShape, assertValidKey, parseDocumentKey } from './keys';
+import { assertExportKey, assertPrefixInClinicShape, assertValidKey, parseDocumentKey } from './keys';
 import { SignedLinkCache } from './signed-link-cache';
 import { checkUploadBuffer, MAX_UPLOAD_BYTES, readCheckedUpload } from './upload-checks';
 
@@ -75,6 +76,13 @@ function transportWithTimeout(useSSL: boolean, timeoutMs: number, agent: http.Ag
   };
   // minio only ever calls request(options, callback); the cast drops the overloads it never uses.
   return { request } as unknown as Minio.ClientOptions['transport'];
+}
+
+const ANCHOR_PREFIX = /^(audit-checkpoints|audit-retention)\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/$/;
+const ANCHOR_KEY = /^(audit-checkpoints|audit-retention)\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.json$/;
+const ARCHIVE_KEY = /^audit-archive\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/\d{16}\.ndjson$/;
+function assertAnchorKey(key: string): void {
+  if (!ANCHOR_KEY.test(key)) throw badRequest('Invalid audit checkpoint key');
 }
 
 export class ObjectStore {
@@ -167,6 +175,37 @@ export class ObjectStore {
 
   async get(key: string): Promise<NodeJS.ReadableStream> {
     assertValidKey(key);
+    return this.streamOf(key);
+  }
+
+  /** A bulk export file: NDJSON the server wrote itself (no upload checks), under `exports/` (keys.ts). */
+  async putExportFile(key: string, body: Buffer): Promise<void> {
+    assertExportKey(key);
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, body, body.length, {
+      'Content-Type': 'application/fhir+ndjson',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
+  async getExportFile(key: string): Promise<NodeJS.ReadableStream> {
+    assertExportKey(key);
+    return this.streamOf(key);
+  }
+
+  async removeExportFile(key: string): Promise<void> {
+    assertExportKey(key);
+    await this.call('remove', () => this.client.removeObject(this.cfg.bucket, key));
+  }
+
+  /** The keys under an export job's prefix (keys.ts exportJobPrefix), each checked. */
+  async listExportFiles(prefix: string): Promise<string[]> {
+    if (!/^exports\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/$/.test(prefix)) throw badRequest('Invalid export storage prefix');
+    const keys: string[] = [];
+    for await (const item of this.listChecked(prefix)) { assertExportKey(item.key); keys.push(item.key); }
+    return keys;
+  }
+
+  private async streamOf(key: string): Promise<NodeJS.ReadableStream> {
     const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
     // A store failing mid-download must also reach the caller as a 503, not a socket error.
     const out = new PassThrough();
@@ -180,6 +219,48 @@ export class ObjectStore {
     assertValidKey(key);
     this.links.forget(key);
     await this.call('remove', () => this.client.removeObject(this.cfg.bucket, key));
+  }
+
+  /**
+   * Audit checkpoints anchored outside the database (server/audit/sealer.ts), under their own
+   * prefix `audit-checkpoints/{clinic}/`: never a document key, so no document link can reach them.
+   */
+  async putAnchor(key: string, body: string): Promise<void> {
+    assertAnchorKey(key);
+    const data = Buffer.from(body, 'utf8');
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, data, data.length, {
+      'Content-Type': 'application/json',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
+  /** Expired audit rows, exported before retention removes them (NDJSON, streamed from a file). */
+  async putArchiveFile(key: string, file: string): Promise<void> {
+    if (!ARCHIVE_KEY.test(key)) throw badRequest('Invalid audit archive key');
+    const size = (await fs.promises.stat(file)).size;
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, fs.createReadStream(file), size, {
+      'Content-Type': 'application/x-ndjson',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
+  async getAnchor(key: string): Promise<string> {
+    if (!ANCHOR_KEY.test(key) && !ARCHIVE_KEY.test(key)) throw badRequest('Invalid audit checkpoint key');
+    const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
+    const chunks: Buffer[] = [];
+    for await (const c of source as AsyncIterable<Buffer>) chunks.push(c);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async anchorKeys(prefix: string): Promise<string[]> {
+    if (!ANCHOR_PREFIX.test(prefix)) throw badRequest('Invalid audit checkpoint prefix');
+    const keys: string[] = [];
+    try {
+      for await (const item of this.client.listObjectsV2(this.cfg.bucket, prefix, true) as AsyncIterable<Minio.BucketItem>) if (item.name) keys.push(item.name);
+    } catch (err) {
+      throw this.translate('list', err);
+    }
+    return keys.sort();
   }
 
   /** The prefix is checked on the call itself, not on first iteration. */

@@ -1,6 +1,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isFhirMethod, parseQuery, type FhirMethod } from './request';
-import { definitionFor, FHIR_ROUTES, matchOperation, matchRoute } from './routes';
+import { isBulkPath } from './bulk/routes';
+import { matchOperation } from './operations';
+import { definitionFor, FHIR_ROUTES, isOperationRoute, matchRoute, matchRunnerRoute } from './routes';
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, unsupportedMediaType, refusedAtEdge } from '../http/errors';
 
 /**
@@ -74,12 +76,12 @@ export function pathSegments(path: string): string[] {
 function checkRoute(method: string, segments: string[]): void {
   const root = segments.length === 1 && segments[0] === '';
   const byDocuments = (fm: FhirMethod) => segments[0] === 'Binary' && DOCUMENT_ROUTES.some((r) => r.method === fm && r.segments === segments.length);
-  const served = (fm: FhirMethod) => (root ? fm === 'POST' : byDocuments(fm) || matchOperation(fm, segments) !== undefined || matchRoute(fm, segments) !== undefined);
+  const byOperation = (fm: FhirMethod) => matchOperation(fm, segments) !== undefined || isOperationRoute(fm, segments) || isBulkPath(fm, segments)
+    || matchRunnerRoute(fm, segments) !== undefined;
+  const served = (fm: FhirMethod) => (root ? fm === 'POST' : byDocuments(fm) || byOperation(fm) || matchRoute(fm, segments) !== undefined);
   const m = method === 'HEAD' ? 'GET' : method;
   if (isFhirMethod(m) && served(m)) {
-    const operation = root ? undefined : matchOperation(m, segments);
-    if (operation) { if (operation.type !== undefined) definitionFor(operation.type, 'read'); return; } // unknown type 404
-    const matched = root || byDocuments(m) ? undefined : matchRoute(m, segments);
+    const matched = root || byDocuments(m) || byOperation(m) ? undefined : matchRoute(m, segments);
     if (matched) definitionFor(matched.params.type, matched.route.interaction); // unknown type 404, interaction 405
     return;
   }

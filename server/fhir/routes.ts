@@ -1,6 +1,7 @@
 import type { FhirInteraction } from '../auth/authorize';
 import { methodNotAllowed, notFound } from '../http/errors';
 import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
+import { everything } from './handlers/everything';
 import { history } from './handlers/history';
 import { read, vread } from './handlers/instance';
 import { patch } from './handlers/patch';
@@ -17,13 +18,17 @@ export interface FhirRoute {
   path: string;
   interaction: FhirInteraction;
   handler: Handler;
+  /** An operation (`$everything`): always the full path, never a one-trip shortcut of its interaction. */
+  operation?: true;
 }
 
 /**
- * The type-level REST surface, in match order (literal `_history`/`_search` before `:id`). One
+ * The type-level REST surface, in match order (literal `$everything`/`_history`/`_search` before `:id`). One
  * table serves both the Express router and the entries of batch/transaction Bundles.
  */
 export const FHIR_ROUTES: readonly FhirRoute[] = [
+  { method: 'GET', path: '/:type/$everything', interaction: 'read', handler: everything, operation: true },
+  { method: 'GET', path: '/:type/:id/$everything', interaction: 'read', handler: everything, operation: true },
   { method: 'GET', path: '/:type/_history', interaction: 'history-type', handler: history },
   { method: 'POST', path: '/:type/_search', interaction: 'search', handler: search },
   { method: 'GET', path: '/:type/:id/_history/:vid', interaction: 'vread', handler: vread },
@@ -38,6 +43,21 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
   { method: 'DELETE', path: '/:type', interaction: 'delete', handler: conditionalDelete },
 ];
 
+/**
+ * FHIR operations served by their own routers (`$verify`...): the edge checks (hostile-input.ts)
+ * let these method and path pairs through to them. Literal segments only.
+ */
+export const TYPE_OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+  { method: 'POST', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$checkpoint' },
+];
+
+export function isOperationRoute(method: FhirMethod, segments: readonly string[]): boolean {
+  const path = `/${segments.join('/')}`;
+  return TYPE_OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
+}
+
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
 
 /** Express-style path parameters of `path` for decoded `segments`, or undefined when it does not match. */
@@ -46,7 +66,8 @@ function matchPath(path: string, segments: readonly string[]): Record<string, st
   if (pattern.length !== segments.length) return undefined;
   const params: Record<string, string> = {};
   const ok = pattern.every((p, i) => {
-    if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== ''; }
+    // No type or id starts with `$`: such a segment names an operation, never a parameter.
+    if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== '' && !segments[i].startsWith('$'); }
     return p === segments[i];
   });
   return ok ? params : undefined;
@@ -67,14 +88,14 @@ export function matchRoute(method: FhirMethod, segments: readonly string[]): Mat
  * Operations and system-level interactions, served by their own runners (they check the permission
  * of what they stand for): matched before the type-level table, as the router mounts them first.
  */
-export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+export const RUNNER_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
   { method: 'GET', path: '/_history' },
   { method: 'POST', path: '/:type/$validate' },
   { method: 'POST', path: '/:type/:id/$validate' },
 ];
 
-export function matchOperation(method: FhirMethod, segments: readonly string[]): { type?: string } | undefined {
-  for (const op of OPERATION_ROUTES) {
+export function matchRunnerRoute(method: FhirMethod, segments: readonly string[]): { type?: string } | undefined {
+  for (const op of RUNNER_ROUTES) {
     const params = op.method === method ? matchPath(op.path, segments) : undefined;
     if (params) return params;
   }

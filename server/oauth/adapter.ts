@@ -1,3 +1,4 @@
+import type { Config } from '../config';
 import type { Knex } from 'knex';
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { asAuthServer } from './auth-db';
@@ -13,8 +14,8 @@ interface ModelRow { payload: AdapterPayload; consumed_at: Date | null }
  * interactions, codes, grants, refresh tokens and used assertion ids. Revoking a grant (a refresh
  * token family) also denies the access tokens it issued, which the FHIR API checks by jti.
  */
-export function postgresAdapter(db: Knex, replayError: () => Error): AdapterFactory {
-  return (model: string) => (model === 'Client' ? clientAdapter(db) : new PostgresAdapter(db, model, replayError));
+export function postgresAdapter(db: Knex, replayError: () => Error, cfg: Pick<Config, 'baseUrl'>): AdapterFactory {
+  return (model: string) => (model === 'Client' ? clientAdapter(db, cfg) : new PostgresAdapter(db, model, replayError));
 }
 
 class PostgresAdapter implements Adapter {

@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Config } from '../config';
 import { isUuid } from '../http/ids';
+import { SERVER_EVENTS_CLINIC } from '../audit/record';
+import { CONSOLE_CLIENT_ID, CONSOLE_SCOPE, consoleRedirectUri } from './first-party';
 import { asAuthServer } from './auth-db';
 import { splitScopes, staticScopes } from './smart-scopes';
 
@@ -50,8 +53,19 @@ export function clientMetadata(row: ClientRow): ClientMetadata {
   };
 }
 
-/** Reads an enabled client of an active clinic, as the authorization server. */
-export async function findClient(db: Knex, id: string): Promise<ClientRow | undefined> {
+/** A first-party client of this server (its consent is not asked: the server is the app), by id. */
+export function firstPartyClient(cfg: Pick<Config, 'baseUrl'>, id: string): ClientRow | undefined {
+  if (id !== CONSOLE_CLIENT_ID) return undefined;
+  return {
+    id: CONSOLE_CLIENT_ID, clinic_id: SERVER_EVENTS_CLINIC, name: 'Compliance console', client_type: 'public',
+    redirect_uris: [consoleRedirectUri(cfg)], scope: CONSOLE_SCOPE, jwks: null, jwks_uri: null, service_user_id: null, disabled: false,
+  };
+}
+
+/** Reads an enabled client of an active clinic, as the authorization server (or a built-in first-party one). */
+export async function findClient(db: Knex, id: string, cfg?: Pick<Config, 'baseUrl'>): Promise<ClientRow | undefined> {
+  const builtIn = cfg ? firstPartyClient(cfg, id) : undefined;
+  if (builtIn) return builtIn;
   if (!isUuid(id)) return undefined;
   return asAuthServer(db, (trx) => trx<ClientRow>('oauth_client as c').join('clinic as k', 'k.id', 'c.clinic_id')
     .where({ 'c.id': id, 'c.disabled': false, 'k.active': true })
@@ -59,12 +73,12 @@ export async function findClient(db: Knex, id: string): Promise<ClientRow | unde
 }
 
 /** oidc-provider's `Client` model, read from oauth_client (registration happens in the admin CLI). */
-export function clientAdapter(db: Knex): Adapter {
+export function clientAdapter(db: Knex, cfg: Pick<Config, 'baseUrl'>): Adapter {
   const none = async (): Promise<undefined> => undefined;
   const refuse = async (): Promise<void> => { throw new Error('clients are registered with the admin CLI'); };
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const row = await findClient(db, id);
+      const row = await findClient(db, id, cfg);
       return row ? (clientMetadata(row) as AdapterPayload) : undefined;
     },
     findByUid: none,

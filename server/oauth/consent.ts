@@ -3,6 +3,7 @@ import type { Interaction } from 'oidc-provider';
 import { asAuthServer } from './auth-db';
 import { recordAuthEvent } from './audit';
 import { findClient } from './clients';
+import { isFirstParty } from './first-party';
 import { saveGrantContext } from './grant-context';
 import { accountOf, type InteractionDeps, sendPage } from './interaction-kit';
 import { consumeLaunch, findLaunch, type LaunchContext } from './launch';
@@ -29,7 +30,7 @@ interface ConsentBasis {
 
 async function basis(deps: InteractionDeps, details: Interaction): Promise<ConsentBasis | string> {
   const userId = accountOf(details)!;
-  const client = await findClient(deps.db, String(details.params.client_id));
+  const client = await findClient(deps.db, String(details.params.client_id), deps.cfg);
   if (!client) return 'the app is no longer registered';
   const clinics = await userClinics(deps, userId);
   if (clinics.length === 0) return 'no active clinic membership';
@@ -65,6 +66,8 @@ export async function renderConsent(deps: InteractionDeps, req: Request, res: Re
     sendPage(res, 200, clinicPage({ uid: details.uid, clinics: b.clinics }), details.params.redirect_uri);
     return;
   }
+  // The server's own app asks for nothing beyond its registration: the user's choice is the clinic.
+  if (isFirstParty(b.clientId)) return grantAndFinish(deps, req, res, details, b, clinic, b.requested, undefined, 'first-party app: no consent asked');
   const who = { clinicId: clinic.id, userId: b.userId, clientId: b.clientId };
   const q = typeof req.query.q === 'string' ? req.query.q : '';
   const patients = needsPicker(b) ? await pickablePatients(deps.db, who, q) : undefined;
@@ -101,6 +104,14 @@ export async function submitConsent(deps: InteractionDeps, req: Request, res: Re
     patientId = patient.id;
   }
 
+  await grantAndFinish(deps, req, res, details, b, clinic, granted, patientId, 'the user consented');
+}
+
+/** A new grant of `granted` (already checked against the registration), with the clinic and patient in context. */
+async function grantAndFinish(
+  deps: InteractionDeps, req: Request, res: Response, details: Interaction, b: ConsentBasis, clinic: Clinic, granted: string[], patientId: string | undefined, reason: string,
+): Promise<void> {
+  const ticked = new Set(granted);
   const provider = deps.provider();
   const grant = new provider.Grant({ accountId: b.userId, clientId: b.clientId });
   const oidcScopes = staticScopes(granted);
@@ -115,7 +126,7 @@ export async function submitConsent(deps: InteractionDeps, req: Request, res: Re
   await saveGrantContext(deps.db, { grantId, clinicId: clinic.id, userId: b.userId, patientId }, deps.cfg.oauth.refreshTokenTtl);
   if (b.launch) await consumeLaunch(deps.db, b.launch.id);
   await recordAuthEvent(deps.db, {
-    kind: 'authorize', outcome: '0', reason: 'the user consented', clinicId: clinic.id, userId: b.userId, clientId: b.clientId,
+    kind: 'authorize', outcome: '0', reason, clinicId: clinic.id, userId: b.userId, clientId: b.clientId,
     scope: granted.join(' '), patientId,
   });
   await provider.interactionFinished(req, res, { ...(details.result ?? {}), consent: { grantId } }, { mergeWithLastSubmission: false });

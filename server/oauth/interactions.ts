@@ -34,7 +34,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
   router.get('/:uid', async (req: Request<{ uid: string }>, res: Response) => {
     const details = await interactionOf(deps, req, res);
     if (!details) return;
-    const client = await findClient(deps.db, String(details.params.client_id));
+    const client = await findClient(deps.db, String(details.params.client_id), deps.cfg);
     const csrf = issueCsrf(req, res, deps.csrfSecret, details.uid, secure);
     if (!accountOf(details)) {
       sendPage(res, 200, loginPage({ uid: details.uid, csrf, clientName: client?.name ?? 'an app' }), details.params.redirect_uri);
@@ -56,7 +56,7 @@ export function interactionRouter(deps: InteractionDeps): Router {
       sourceIp: currentRequest()?.sourceIp ?? req.ip ?? 'unknown',
     });
     if (!result.ok) {
-      const client = await findClient(deps.db, String(details.params.client_id));
+      const client = await findClient(deps.db, String(details.params.client_id), deps.cfg);
       const csrf = issueCsrf(req, res, deps.csrfSecret, details.uid, secure);
       sendPage(res, 401, loginPage({ uid: details.uid, csrf, clientName: client?.name ?? 'an app', error: true }), details.params.redirect_uri);
       return;

@@ -123,7 +123,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
   const cookie = { httpOnly: true, sameSite: 'lax', secure: cfg.oauth.cookieSecure, path: '/' };
   const hasScope = (source: BaseToken, s: string) => source.scopes.has(s);
   return {
-    adapter: postgresAdapter(db, () => new errors.InvalidClientAuth('client assertion tokens must only be used once')),
+    adapter: postgresAdapter(db, () => new errors.InvalidClientAuth('client assertion tokens must only be used once'), cfg),
     jwks: { keys: deps.keys.all().map((k) => ({ ...k.privateKey.export({ format: 'jwk' }), kid: k.kid, alg: k.alg, use: 'sig' })) },
     findAccount: (_ctx: KoaContext, sub: string, token?: BaseToken) => findAccount(db, cfg, sub, token),
     claims: { openid: ['sub'], fhirUser: ['fhirUser'] },

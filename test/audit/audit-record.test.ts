@@ -58,6 +58,24 @@ describe('Audit rows: typed columns, BALP rendered from them, one canonical form
     expect(renderAuditEvent(auditRecord({ type: 'auth', interaction: 'lockout', action: 'E', outcome: '4', clinicId: null }, at)).type).to.deep.include({ code: '110113' });
   });
 
+  it('a privileged change renders as a DCM Security Alert naming the changed object, its old and new state and the CLI operator', () => {
+    const e = renderAuditEvent(auditRecord({
+      type: 'security', interaction: '110136', action: 'U', outcome: '0', clinicId: 'c1', resourceType: 'Role', resourceId: 'r1',
+      detail: { old: '{"a":true}', new: '{"a":false}', operator: 'root@host' },
+    }, at));
+    expect(e.type).to.deep.include({ code: '110113' });
+    expect(e.subtype?.[0]).to.deep.include({ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110136' });
+    expect(e.agent[0].who?.display).to.equal('root@host');
+    const changed = e.entity?.find((x) => x.what?.display === 'Role/r1');
+    expect(changed?.detail).to.deep.equal([{ type: 'old', valueString: '{"a":true}' }, { type: 'new', valueString: '{"a":false}' }]);
+  });
+
+  it('an access under a break-glass grant names the grant and carries the BTG purpose of use', () => {
+    const e = renderAuditEvent(auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', purposeOfUse: 'BTG', resourceType: 'Patient', resourceId: P1, detail: { grant: 'g1' } }, at));
+    expect(e.agent[0].purposeOfUse?.[0].coding?.[0].code).to.equal('BTG');
+    expect(e.entity?.some((x) => x.what?.identifier?.value === 'g1' && x.what.identifier.system === 'urn:clinic-fhir:break-glass-grant')).to.equal(true);
+  });
+
   it('the canonical form is RFC 8785 JSON: sorted keys, no nulls, the same bytes for the same row', () => {
     expect(jcs({ b: 1, a: [true, null, 'é\u2028'], c: { z: 0.5, y: -0 } })).to.equal('{"a":[true,null,"é\u2028"],"b":1,"c":{"y":0,"z":0.5}}');
     const r = auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', resourceType: 'Patient', resourceId: P1, patientIds: [P1] }, at);

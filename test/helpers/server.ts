@@ -21,6 +21,8 @@ export function testServer(): Promise<RunningServer> {
     const cfg = loadConfig({
       DATA_DIR: dataDir, PORT: '0', EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'silent',
       BASE_URL: 'http://fhir.test', DB_POOL_MAX: '8',
+      // Tests seal when they mean to (sealer.sealNow()); the timer only starts the first round.
+      AUDIT_SEAL_INTERVAL_MS: '60000',
     });
     return startServer(cfg);
   })();

@@ -39,7 +39,7 @@ export const AuditEventDefinition: ResourceDefinition = {
     },
     {
       name: 'entity', type: 'reference', paths: ['entity.what'], description: 'Specific instance of resource',
-      expr: `array_remove(array[{t}.entity_type || '/' || {t}.entity_id, {t}.entity_id, {t}.detail->>'tokenId', {t}.request_id], null)`
+      expr: `array_remove(array[{t}.entity_type || '/' || {t}.entity_id, {t}.entity_id, {t}.detail->>'tokenId', {t}.detail->>'grant', {t}.request_id], null)`
         + ` || ${refs('{t}.related')} || ${refs(`array(select 'Patient/' || p from unnest(coalesce({t}.patient_ids, array[{t}.patient_id])) p)`)}`,
     },
     {
@@ -52,11 +52,11 @@ export const AuditEventDefinition: ResourceDefinition = {
     { name: 'action', type: 'token', paths: ['action'], system: 'http://hl7.org/fhir/audit-event-action', description: 'Type of action performed during the event', expr: token('http://hl7.org/fhir/audit-event-action', '{t}.action') },
     {
       name: 'type', type: 'token', paths: ['type'], description: 'Type/identifier of event',
-      expr: `case when {t}.type = 'rest' then ${token(EVENT_TYPE, q('rest'))} when {t}.subtype = 'lockout' then ${token(DCM, q('110113'))} else ${token(DCM, q('110114'))} end`,
+      expr: `case when {t}.type = 'rest' then ${token(EVENT_TYPE, q('rest'))} when {t}.type = 'security' or {t}.subtype = 'lockout' then ${token(DCM, q('110113'))} else ${token(DCM, q('110114'))} end`,
     },
     {
       name: 'subtype', type: 'token', paths: ['subtype'], description: 'More specific type/id for the event',
-      expr: `case when {t}.type = 'rest' then ${token(REST_INTERACTION_SYSTEM, '{t}.subtype')} else ${authSubtype} end`,
+      expr: `case when {t}.type = 'rest' then ${token(REST_INTERACTION_SYSTEM, '{t}.subtype')} when {t}.type = 'security' then ${token(DCM, '{t}.subtype')} else ${authSubtype} end`,
     },
     { name: 'outcome', type: 'token', paths: ['outcome'], system: 'http://hl7.org/fhir/audit-event-outcome', description: 'Whether the event succeeded or failed', expr: token('http://hl7.org/fhir/audit-event-outcome', '{t}.outcome') },
     // The observer is named by display only: no reference to match (as before the typed columns).
