@@ -68,6 +68,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
   const db = await openDatabase(cfg, { prepare: !prepared });
   let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
   let metrics: MetricsServer | undefined;
+  // Stopped on a failed start too (a busy PORT), so the process can exit with its message.
+  let stopSealer: (() => Promise<void>) | undefined;
   try {
     docs = await openDocuments(cfg, db.runtime, { sweeper: background });
     const documents = docs.service;
@@ -84,6 +86,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
       () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
+    stopSealer = sealer ? () => sealer.stop() : undefined;
     // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
     if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
     const readiness = defaultReadiness(db.runtime, documents);
@@ -128,6 +131,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
       },
     };
   } catch (err) {
+    await stopSealer?.().catch(() => undefined);
     await metrics?.close().catch(() => undefined);
     await docs?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
