@@ -25,6 +25,10 @@ export function executorOn(conn: pg.ClientBase): SqlExecutor {
   };
 }
 
+const LITERAL = 'literal';
+/** The option of a statement made of SQL literals (`trx.raw(sql).options(LITERAL_SQL)`): knex leaves its `?` alone. */
+export const LITERAL_SQL = { [LITERAL]: true } as const;
+
 /** Statements (SQL with literal values) to send in the same round trip as the COMMIT, if any. */
 export type CommitHook = () => string | undefined;
 
@@ -32,7 +36,7 @@ export type CommitHook = () => string | undefined;
 interface TrxInternals {
   begin(conn: unknown): Promise<unknown>;
   commit(conn: unknown, value: unknown): Promise<unknown>;
-  trxClient: { query(conn: unknown, sql: string): Promise<{ response: unknown }> };
+  trxClient: { query(conn: unknown, sql: string | { sql: string; options: Record<string, unknown> }): Promise<{ response: unknown }> };
   _completed: boolean;
   _resolver(value: unknown): void;
   _rejecter(err: unknown): void;
@@ -75,6 +79,16 @@ export class TunedPgClient extends Client_PG {
     return super._query(connection, obj);
   }
 
+  /** SQL sent with `{ literal: true }` holds only literal values: a `?` in one is text, not a placeholder for knex to number. */
+  override query(connection: unknown, queryParam: unknown): Promise<unknown> {
+    const q = queryParam as { sql: string; bindings?: unknown[]; options?: Record<string, unknown> };
+    if (typeof queryParam === 'object' && q.options?.[LITERAL] === true && !q.bindings?.length) {
+      const { [LITERAL]: _literal, ...options } = q.options;
+      return this._query(connection, { sql: q.sql, bindings: [], options });
+    }
+    return super.query(connection, queryParam);
+  }
+
   override transaction(container: unknown, config: { begin?: BeginHook; beforeCommit?: CommitHook } | undefined, outerTx: unknown): Knex.Transaction {
     const trx = super.transaction(container, config, outerTx);
     const hook = config?.begin;
@@ -86,7 +100,7 @@ export class TunedPgClient extends Client_PG {
         const pending = beforeCommit();
         if (!pending) return commit(conn, value);
         try {
-          await t.trxClient.query(conn, `${pending}; COMMIT;`);
+          await t.trxClient.query(conn, { sql: `${pending}; COMMIT;`, options: LITERAL_SQL });
         } catch (err) {
           // The statement failed inside the transaction: roll it back before the connection goes back to the pool.
           await t.trxClient.query(conn, 'ROLLBACK').catch(() => undefined);

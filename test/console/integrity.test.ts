@@ -47,6 +47,16 @@ describe('Console: the Integrity screen and the overview\'s seal facts', functio
     expect(overview.text).to.match(/Seal lag<b>[\d.]+ s<\/b>/);
   });
 
+  it('a page view whose address holds a query string (a "?") is stored as written, so the trail still verifies as valid', async () => {
+    const { o, doctor } = await sealedClinic('Question');
+    const url = `/console/access?user=${doctor.user}`;
+    expect((await consoleGet(url, o.cookie)).status).to.equal(200);
+    const [view] = await (await admin())('audit_event').where({ clinic_id: doctor.clinic, user_id: o.user, subtype: 'console-view' }).select('query');
+    expect(view.query).to.equal(url);
+    const res = await runCheck(o.cookie);
+    expect(res.text).to.match(/id="verify-result" class="verify-valid">valid</);
+  });
+
   it('the API\'s $verify and the console share one implementation: the overview shows the newest run, whichever way it was asked', async () => {
     const { o, doctor } = await sealedClinic('Shared');
     expect((await consoleGet('/console', o.cookie)).text).to.match(/Last integrity check \(\$verify\)<\/a><b>none<\/b>/);
