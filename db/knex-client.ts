@@ -36,7 +36,7 @@ export type CommitHook = () => string | undefined;
 interface TrxInternals {
   begin(conn: unknown): Promise<unknown>;
   commit(conn: unknown, value: unknown): Promise<unknown>;
-  trxClient: { query(conn: unknown, sql: string | { sql: string; options: Record<string, unknown> }): Promise<{ response: unknown }> };
+  trxClient: { query(conn: unknown, sql: string): Promise<{ response: unknown }> };
   _completed: boolean;
   _resolver(value: unknown): void;
   _rejecter(err: unknown): void;
@@ -100,7 +100,8 @@ export class TunedPgClient extends Client_PG {
         const pending = beforeCommit();
         if (!pending) return commit(conn, value);
         try {
-          await t.trxClient.query(conn, { sql: `${pending}; COMMIT;`, options: LITERAL_SQL });
+          // Straight on the connection: knex would read a `?` inside a literal (an audit note) as a binding.
+          await (conn as pg.ClientBase).query(`${pending}; COMMIT;`);
         } catch (err) {
           // The statement failed inside the transaction: roll it back before the connection goes back to the pool.
           await t.trxClient.query(conn, 'ROLLBACK').catch(() => undefined);

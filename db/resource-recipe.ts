@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { careCheck, carePolicy, careHistoryPolicy, keepHistoryFunction } from './care-policy';
 import { compartmentPolicy, type TableCompartment } from './compartment';
 import { searchColumnName, type SearchColumn } from './resource-table';
 import { APP_ROLE } from './roles';
@@ -44,11 +45,15 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
   // What a version row holds, in the current table and its history alike.
   const versionColumns = `id uuid not null, clinic_id uuid not null, version_id integer not null, last_updated timestamptz not null,
       deleted boolean not null default false, ${patientCol} resource jsonb not null,`;
+  // A type with a patient compartment carries its v3-Confidentiality label (R/V) and the care policy (032).
+  const labelled = compartment === 'self' || compartment === 'patient_id';
+  const labelCol = labelled ? `security_label text check (security_label in ('R', 'V')),` : '';
   const idIncludes = [...(hasPatientCol ? ['patient_id'] : []), 'deleted', 'last_updated'];
   await knex.raw(`
     create table ${table} (
       ${versionColumns}
       ${spec.search.flatMap(searchColumns).map((c) => `${c},`).join('\n      ')}
+      ${labelCol}
       primary key (clinic_id, id)
     );
     create unique index ${table}_id on ${table} (id, clinic_id) include (${idIncludes.join(', ')});
@@ -61,6 +66,7 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
 
     create table ${table}_history (
       ${versionColumns}
+      ${labelCol}
       primary key (clinic_id, id, version_id)
     );
     create index ${table}_history_updated on ${table}_history (clinic_id, last_updated);
@@ -75,13 +81,15 @@ export async function createResourceType(knex: Knex, spec: ResourceTableSpec): P
       create policy patient_compartment on ${t} as restrictive using (${policy.using}) with check (${policy.check});
     `);
   }
-  const histCols = ['id', 'clinic_id', 'version_id', 'last_updated', 'deleted', ...(hasPatientCol ? ['patient_id'] : []), 'resource'];
+  if (labelled) {
+    await knex.raw(`
+      create policy care_team on ${table} as restrictive using (${carePolicy(compartment)}) with check (${careCheck(compartment)});
+      create policy care_team on ${table}_history as restrictive using (${careHistoryPolicy(table, compartment)}) with check (${careCheck(compartment)});
+    `);
+  }
+  const histCols = ['id', 'clinic_id', 'version_id', 'last_updated', 'deleted', ...(hasPatientCol ? ['patient_id'] : []), 'resource', ...(labelled ? ['security_label'] : [])];
   await knex.raw(`
-    create function ${table}_keep_history() returns trigger language plpgsql as $f$
-    begin
-      insert into ${table}_history (${histCols.join(', ')}) values (${histCols.map((c) => `new.${c}`).join(', ')});
-      return null;
-    end $f$;
+    ${keepHistoryFunction(table, histCols)}
     create trigger keep_history after insert or update on ${table} for each row execute function ${table}_keep_history();
     grant select, insert, update on ${table} to ${APP_ROLE};
     grant select, insert on ${table}_history to ${APP_ROLE};

@@ -14,3 +14,5 @@ export const ADMIN_ROLE = 'fhir_admin';
 export const AUTH_ROLE = 'fhir_auth';
 /** NOLOGIN; the audit sealer: of audit rows only id, clinic, time, hash and transaction; appends to the seal. */
 export const SEALER_ROLE = 'fhir_sealer';
+/** NOLOGIN; held by the migration account: hashes rows written before the seal and applies audit retention. */
+export const KEEPER_ROLE = 'fhir_audit_keeper';

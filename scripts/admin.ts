@@ -20,10 +20,12 @@ import { PASSWORD_MIN_LENGTH } from '../server/oauth/credentials';
 import { rotateSigningKey } from '../server/oauth/signing-keys';
 import { useSecretKeys } from '../server/oauth/secret-box';
 import { rotateSecretsKey } from '../server/admin/secrets';
+import { setClinicPolicy } from '../server/admin/access-policy';
 
 const USAGE = `usage: npm run --silent admin -- <command> [options]
   clinic create --name NAME
   clinic list
+  clinic set-policy --clinic ID --policy clinic-wide|care-team   (who sees a patient's clinical records)
   user create --clinic ID --email EMAIL --role ROLE [--name DISPLAY_NAME] [--password P] [--practitioner ID]
                 (--practitioner: the clinic's Practitioner this user is; tokens name it as fhirUser)
   user set-practitioner --clinic ID --user ID --practitioner ID
@@ -100,6 +102,7 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
   switch (cmd) {
     case 'clinic create': return createClinic(admin, req(opts, 'name'));
     case 'clinic list': return listClinics(admin);
+    case 'clinic set-policy': return setClinicPolicy(admin, { clinicId: req(opts, 'clinic'), policy: req(opts, 'policy'), operator: process.env.USER });
     case 'secrets rotate-key': return rotateSecretsKey(admin, cfg);
     case 'user create': {
       // Check the password before creating anyone, so a weak one leaves nothing half-made.

@@ -18,6 +18,7 @@ import { CONSOLE_CLIENT_ID, CONSOLE_SCOPE } from '../server/oauth/first-party';
 import { sealSession, SESSION_COOKIE } from '../server/console/session';
 import { loadSigningKeyAsAdmin } from '../server/oauth/signing-keys';
 import { persistentSecret } from '../db/secrets';
+import { type ExportResult, measureExport } from './bench/export';
 import { driveFloor } from './bench/floor-load';
 import { driveHttp } from './bench/http-load';
 import { ensureNaiveAuditTable } from './bench/naive-floor';
@@ -32,9 +33,11 @@ import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, si
 const USAGE = `usage: npm run bench -- [options]
   dataset   --clinics 2 --patients 100000 --appointments 200000 --medication-requests 200000 --audit-events 5000000 --seed 1
   load      --connections 32 --duration 20 --warmup 5 --scenarios read,search,appointments,create,audit,console --no-floor --no-naive
+            (--scenarios export, alone or added: a Bulk Data export of every clinic's patients, with the server's RSS before, peak, after)
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
+  seal      --seal-cost (after the scenarios: read and create again with AUDIT_SEAL=false, then on again, on the same data)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -59,6 +62,7 @@ const { values: flags } = parseArgs({
     'floor-db': { type: 'string' },
     out: { type: 'string' },
     compare: { type: 'string' },
+    'seal-cost': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -168,7 +172,9 @@ async function main(): Promise<number> {
     seconds: positive('duration', flags.duration),
     warmup: positive('warmup', flags.warmup),
   };
-  const keys = scenarioKeys(flags.scenarios);
+  const requested = flags.scenarios.split(',').map((k) => k.trim());
+  const wantsExport = requested.includes('export');
+  const keys = scenarioKeys(requested.filter((k) => k !== 'export').join(','));
   const serverEnv = Object.fromEntries(flags['server-env'].map((kv) => {
     const i = kv.indexOf('=');
     if (i < 1) throw new Error(`--server-env ${kv} is invalid: expected KEY=VALUE`);
@@ -214,7 +220,9 @@ async function main(): Promise<number> {
 
   const results: ScenarioResult[] = [];
   let seal: SealLag | undefined;
+  let sealCost: Array<{ key: ScenarioKey; on: number; off: number; ratio: number }> | undefined;
   const measuredFrom = new Date();
+  let exported: ExportResult | undefined;
   try {
     for (const s of buildScenarios(clinics, keys)) {
       process.stderr.write(`${s.title}: ${load.warmup} s warm-up, ${load.seconds} s measured, ${load.connections} connections ...`);
@@ -237,10 +245,35 @@ async function main(): Promise<number> {
       process.stderr.write('\n');
       results.push(result);
     }
+    if (wantsExport) {
+      process.stderr.write('export: Patient/$export of every clinic, each file downloaded ...\n');
+      exported = await measureExport(url, clinics, server?.pid);
+    }
     if (adminUrl && sealing(serverEnv)) {
       // Every row the scenarios wrote, and how long it waited for its signed checkpoint.
       await waitForSeal(adminUrl, (s) => process.stderr.write(s), 10 * 60_000);
       seal = await sealLag(adminUrl, measuredFrom);
+    }
+    if (flags['seal-cost'] && server && adminUrl) {
+      // The same build with hashing and sealing off, then on again, on the same data: what the seal costs.
+      const dataDir = server.dataDir;
+      const runs: Array<{ seal: boolean; key: ScenarioKey; rps: number }> = [];
+      for (const on of [false, true]) {
+        await server.stop(true);
+        server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir });
+        for (const s of buildScenarios(clinics, ['read', 'create'])) {
+          const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
+          process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s\n`);
+          runs.push({ seal: on, key: s.key as ScenarioKey, rps: m.rps });
+        }
+      }
+      sealCost = (['read', 'create'] as ScenarioKey[]).map((key) => {
+        const first = results.find((r) => r.key === key)?.server.rps;
+        const on = [first, runs.find((r) => r.seal && r.key === key)?.rps].filter((x): x is number => x !== undefined);
+        const off = runs.find((r) => !r.seal && r.key === key)?.rps ?? 0;
+        const onMean = on.reduce((a, b) => a + b, 0) / on.length;
+        return { key, on: onMean, off, ratio: onMean / off };
+      });
     }
   } finally {
     await stopServer();
@@ -251,13 +284,18 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, seal, targets: [
+    serverEnv, results, seal, sealCost, ...(exported ? { export: exported } : {}), targets: [
+      ...(sealCost ?? []).map((c) => `${c.ratio >= 0.95 ? 'met' : 'MISSED'}: ${c.key} with the seal ${c.on.toFixed(0)} req/s vs ${c.off.toFixed(0)} without = ${c.ratio.toFixed(3)} (>= 0.95)`),
       ...targets(results),
       ...(seal ? [`${seal.p99 <= 10 ? 'met' : 'MISSED'}: seal lag p99 ${seal.p99.toFixed(2)} s (p50 ${seal.p50.toFixed(2)} s, max ${seal.max.toFixed(2)} s, ${seal.rows} rows) <= 10 s`] : []),
       ...(flags.compare ? scaling(results, JSON.parse(fs.readFileSync(flags.compare, 'utf8')), flags.url ? undefined : size.patients) : []),
     ],
   };
-  process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
+  if (results.length) process.stdout.write(`\n${table(results)}\n\n${report.targets.join('\n')}\n`);
+  if (exported) {
+    const mb = (v?: number) => (v === undefined ? '?' : v.toFixed(0));
+    process.stdout.write(`\nexport: ${exported.resources} resources in ${exported.files} files, ${exported.seconds.toFixed(1)} s; server RSS ${mb(exported.rssBeforeMb)} MB before, ${mb(exported.rssPeakMb)} MB peak, ${mb(exported.rssAfterMb)} MB after\n`);
+  }
   for (const r of results) {
     const samples = [...r.server.errorSamples, ...(r.floor?.errorSamples ?? []).map((e) => `floor: ${e}`), ...(r.naive?.errorSamples ?? []).map((e) => `naive floor: ${e}`)];
     if (samples.length) process.stdout.write(`errors in ${r.title}: ${samples.join(', ')}\n`);

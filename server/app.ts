@@ -7,8 +7,11 @@ import { jwks } from './auth/keys';
 import { requireToken } from './pipeline/authenticate';
 import type { Config } from './config';
 import { binaryRouter } from './documents/binary-routes';
+import { exportFilesIn } from './documents/export-files';
 import { documentHooks } from './documents/hooks';
 import type { DocumentService } from './documents/service';
+import { bulkRouter } from './fhir/bulk/routes';
+import { careRouter } from './care/routes';
 import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
@@ -17,6 +20,7 @@ import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { rateLimiters } from './pipeline/rate-limit';
 import { refuseHostileBody, refuseHostileRequest } from './fhir/hostile-input';
+import { refuseUnacceptable } from './fhir/negotiate';
 import { logger } from './http/logger';
 import { observeRequest } from './ops/metrics';
 import { Readiness } from './ops/readiness';
@@ -83,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const capability = JSON.stringify(capabilityStatement(cfg));
-  app.get('/fhir/metadata', (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
+  app.get('/fhir/metadata', refuseUnacceptable, (_req, res) => { res.setHeader('Content-Type', FHIR_JSON); res.end(capability); });
 
   // Revocation of our tokens is checked in each request's first statement (withClinic), not here.
   const pp = configurePassport(cfg, deps.keys);
@@ -95,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
-  app.use('/fhir', refuseHostileRequest);
+  app.use('/fhir', refuseHostileRequest, refuseUnacceptable);
   // Raw document uploads stream through their checks: routed before any body parser.
   app.use('/fhir/Binary', binaryRouter({ db, cfg, documents: deps.documents }));
   // A type whose definition needs more room (DocumentReference: inline document data) gets it on its
@@ -106,6 +110,10 @@ export function createApp(deps: AppDeps): Express {
   // Bodies are read as text and parsed inside the audited interaction (see fhir/body.ts).
   app.use('/fhir', express.text({ type: () => true, limit: cfg.maxBodyBytes }), refuseHostileBody);
   app.use('/fhir', auditOperationsRouter({ db }, deps.seal));
+  // Bulk Data export (README, "Bulk Data"): its own paths, before the type routes would take `$export` for a type.
+  app.use('/fhir', bulkRouter({ db, cfg, files: deps.documents && exportFilesIn(deps.documents.store) }));
+  // Care relationships, break-glass and the clinic's access policy (FHIR operations; README, "Security model").
+  app.use('/fhir', careRouter(db));
   app.use('/fhir', fhirRouter({ db, cfg, pageSecret: deps.pageSecret, hooks: documentHooks(deps.documents) }));
   app.use(() => { throw notFound('No such endpoint'); });
   app.use(errorHandler(db));

@@ -1,11 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { EXPIRY_SWEEP_MS, recordExpiredGrants } from './care/expiry';
 import { ensureAuditPartitions, openDatabase, type Database } from '../db';
 import { createApp, defaultReadiness } from './app';
 import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import type { DocumentService } from './documents/service';
+import { failInterruptedExports } from './fhir/bulk/jobs';
+import { STALE_SECONDS } from './fhir/bulk/runner';
 import { warmUpValidators } from './fhir/validation';
 import { logger } from './http/logger';
 import { pruneExpired } from './oauth/adapter';
@@ -78,8 +81,11 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     if (!prepared) await prepareAuditSeal(cfg, db.adminUrl);
     const seal = cfg.auditSeal.enabled ? { key: loadSealKey(cfg.dataDir, cfg.auditSeal.key), anchors: objectStoreAnchors(documents) } : undefined;
     // Every process tries for the sealer lock, so another takes over when the one sealing stops.
-    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs);
+    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
+      () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
+    // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
+    if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
     const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness, seal });
@@ -95,6 +101,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
           applyRetention(db.adminUrl, seal.key, seal.anchors).then((cuts) => { if (cuts.length) logger.info({ cuts }, 'audit retention applied'); })
             .catch((err) => logger.error({ err }, 'audit retention failed'));
         }, 86_400_000)] : []),
+        // Break-glass grants whose time ran out get their `expired` event (RLS stopped honouring them already).
+        setInterval(() => { recordExpiredGrants(db.runtime).catch((err) => logger.error({ err }, 'recording expired break-glass grants failed')); }, EXPIRY_SWEEP_MS),
       ] : []),
     ];
     for (const t of timers) t.unref();

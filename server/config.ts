@@ -21,6 +21,8 @@ export interface Config {
   workers: number;
   logLevel: string;
   maxBodyBytes: number;
+  /** Resources per Bulk Data export file (BULK_FILE_ROWS): the most an export holds in memory at once. */
+  bulkFileRows: number;
   tokenIssuer: string;
   tokenAudience: string;
   clinicClaim: string;
@@ -253,6 +255,7 @@ export function loadConfig(env: Env = process.env): Config {
     workers: int(env, 'WORKERS', defaultWorkers(env), 1, 256),
     logLevel,
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    bulkFileRows: int(env, 'BULK_FILE_ROWS', 10_000, 1, 1_000_000),
     tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,
     tokenAudience: env.TOKEN_AUDIENCE || fhirBaseUrl,
     clinicClaim: env.CLINIC_CLAIM || 'clinic',

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { APP_ROLE, OWNER_ROLE, SEALER_ROLE } from '../roles';
+import { APP_ROLE, KEEPER_ROLE, OWNER_ROLE, SEALER_ROLE } from '../roles';
 
 /**
  * Audit rows you can prove (README, "Audit integrity"):
@@ -17,7 +17,9 @@ import { APP_ROLE, OWNER_ROLE, SEALER_ROLE } from '../roles';
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`do $$ begin
     if not exists (select 1 from pg_roles where rolname = '${SEALER_ROLE}') then create role ${SEALER_ROLE} nologin; end if;
+    if not exists (select 1 from pg_roles where rolname = '${KEEPER_ROLE}') then create role ${KEEPER_ROLE} nologin; end if;
   end $$`);
+  await knex.raw(`grant ${KEEPER_ROLE} to current_user`);
   await knex.raw(`set local role ${OWNER_ROLE}`);
   await knex.raw(`
     alter table audit_event add column hash bytea, add column tx xid8;
@@ -58,6 +60,9 @@ export async function up(knex: Knex): Promise<void> {
     );
     insert into audit_seal_state (cursor_tx, cursor_id) values ('0'::xid8, '00000000-0000-0000-0000-000000000000');
 
+    -- Existing clinics' copies of the default roles learn the verification key (server/auth/permissions.ts).
+    update role set permissions = jsonb_set(permissions, '{compliance,auditEvents,verify}', 'true')
+     where name in ('compliance-officer', 'clinic-admin') and jsonb_typeof(permissions->'compliance'->'auditEvents') = 'object';
     -- Retention (server/audit/retention.ts): a clinic keeps its trail this many years, at least one.
     alter table clinic add column audit_retention_years integer not null default 6 check (audit_retention_years >= 1);
     -- What retention removed: a signed record per cut (the chain's head where the kept trail begins).
@@ -120,13 +125,17 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     -- Rows written before this migration get their hash once, at the server's start
     -- (server/audit/legacy-hash.ts computes the canonical form): that and nothing else.
-    create policy legacy_hash on audit_event for all to ${OWNER_ROLE} using (hash is null) with check (true);
-    -- Retention runs as the owner (maintenance, like the partitions): it reads and removes expired rows.
-    create policy retention on audit_event for all to ${OWNER_ROLE} using (true);
-    create policy retention on audit_event_patient for all to ${OWNER_ROLE} using (true);
-    create policy retention on audit_seal_leaf for all to ${OWNER_ROLE} using (true) with check (true);
-    create policy retention on audit_checkpoint for all to ${OWNER_ROLE} using (true) with check (true);
-    create policy retention on audit_retention_cut for all to ${OWNER_ROLE} using (true) with check (true);
+    -- The audit keeper (held by the migration account, like fhir_admin): hashes rows written before
+    -- the seal and applies retention, each bounded by the triggers; the owner still sees no row.
+    create policy keeper on audit_event for all to ${KEEPER_ROLE} using (true) with check (true);
+    create policy keeper on audit_event_patient for all to ${KEEPER_ROLE} using (true);
+    create policy keeper on audit_seal_leaf for all to ${KEEPER_ROLE} using (true);
+    create policy keeper on audit_checkpoint for select to ${KEEPER_ROLE} using (true);
+    create policy keeper on audit_retention_cut for all to ${KEEPER_ROLE} using (true) with check (true);
+    grant select, delete on audit_event, audit_event_patient, audit_seal_leaf to ${KEEPER_ROLE};
+    grant update (hash, tx) on audit_event to ${KEEPER_ROLE};
+    grant select on audit_checkpoint to ${KEEPER_ROLE};
+    grant select, insert on audit_retention_cut to ${KEEPER_ROLE};
     create or replace function audit_event_append_only() returns trigger language plpgsql as $f$
     begin
       if tg_op = 'UPDATE' and to_jsonb(old) \\? 'hash' and to_jsonb(old)->'hash' = 'null'::jsonb and to_jsonb(new)->'hash' <> 'null'::jsonb

@@ -19,6 +19,8 @@ import * as m028 from './028_audit_rows';
 import * as m029 from './029_fast_begin';
 import * as m030 from './030_scale_out';
 import * as m031 from './031_audit_seal';
+import * as m032 from './032_care_team';
+import * as m034 from './034_bulk_export';
 import * as m036 from './036_console';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
@@ -45,6 +47,8 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['029_fast_begin', m029],
   ['030_scale_out', m030],
   ['031_audit_seal', m031],
+  ['032_care_team', m032],
+  ['034_bulk_export', m034],
   ['036_console', m036],
 ];
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import knexFactory from 'knex';
-import { OWNER_ROLE } from '../../db/roles';
+import { KEEPER_ROLE } from '../../db/roles';
 import { canonicalAuditRow } from './canonical';
 
 /**
@@ -14,7 +14,7 @@ export async function hashRowsWrittenBeforeSealing(adminUrl: string): Promise<nu
   try {
     for (;;) {
       const n = await admin.transaction(async (trx) => {
-        await trx.raw(`set local role ${OWNER_ROLE}`);
+        await trx.raw(`set local role ${KEEPER_ROLE}`);
         const { rows } = await trx.raw<{ rows: Array<Record<string, unknown>> }>('select * from audit_event where hash is null order by id limit 5000');
         if (!rows.length) return 0;
         const values = rows.map((r) => `('${r.id}'::uuid, '${r.clinic_id}'::uuid, '\\x${crypto.createHash('sha256').update(canonicalAuditRow(r), 'utf8').digest('hex')}'::bytea)`);

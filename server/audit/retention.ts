@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { ADMIN_ROLE, OWNER_ROLE } from '../../db/roles';
+import { ADMIN_ROLE, KEEPER_ROLE } from '../../db/roles';
 import { canonicalAuditRow, CANONICAL_COLUMNS, jcs } from './canonical';
 import { type AnchorStore, archiveKey, retentionKey } from './sealer';
 import { CHAIN_START, chainNext, type SealKey } from './seal-key';
@@ -43,7 +43,7 @@ export async function applyRetention(adminUrl: string, key: SealKey, store: Anch
 
 async function cutClinic(db: Knex, key: SealKey, store: AnchorStore, clinicId: string, cutoff: Date): Promise<RetentionCut | undefined> {
   return db.transaction(async (trx) => {
-    await trx.raw(`set local role ${OWNER_ROLE}`);
+    await trx.raw(`set local role ${KEEPER_ROLE}`);
     // Only a prefix of the chain goes: every leaf up to the first one still inside the retention period.
     const { rows: [b] } = await trx.raw(`select
         (select coalesce(max(through_seq), 0) from audit_retention_cut where clinic_id = ?)::text as done,

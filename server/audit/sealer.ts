@@ -31,7 +31,7 @@ const BATCH = 5000;
 interface PgConnection { query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> }
 interface PendingRow { id: string; clinic_id: string; last_updated: Date; hash: Buffer | null; tx_text: string }
 
-export interface SealRound { sealed: number; checkpoints: number; anchored: number }
+export interface SealRound { sealed: number; checkpoints: number; anchored: number; waitsForHash?: boolean }
 
 /**
  * The sealer: appends committed audit rows to their clinic's hash chain in order, never skipping
@@ -51,6 +51,8 @@ export class Sealer {
     private readonly anchors: AnchorStore | undefined,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    /** Hashes rows written without one (AUDIT_SEAL=false, a raw insert) as the audit keeper: the sealer itself never reads a row's content. */
+    private readonly hashMissing?: () => Promise<number>,
   ) {}
 
   /** Runs in the background: tries for the lock each interval, seals while it holds it. */
@@ -96,10 +98,16 @@ export class Sealer {
     if (this.paused) return total;
     const conn = await this.lockedConnection();
     if (!conn) return total;
+    let hashed = false;
     for (;;) {
       const r = await this.round(conn);
       total.sealed += r.sealed;
       total.checkpoints += r.checkpoints;
+      if (r.waitsForHash && this.hashMissing && !hashed) {
+        hashed = true;
+        this.log.warn({ rows: await this.hashMissing() }, 'audit rows written without their hash were hashed before sealing');
+        continue;
+      }
       if (r.sealed < BATCH) break;
     }
     total.anchored = await this.anchor(conn);
@@ -145,7 +153,7 @@ export class Sealer {
       const batch = unhashed === -1 ? rows : rows.slice(0, unhashed);
       if (!batch.length) {
         await conn.query('commit');
-        return { sealed: 0, checkpoints: 0, anchored: 0 };
+        return { sealed: 0, checkpoints: 0, anchored: 0, waitsForHash: unhashed === 0 };
       }
       const byClinic = new Map<string, PendingRow[]>();
       for (const r of batch) byClinic.set(r.clinic_id, [...(byClinic.get(r.clinic_id) ?? []), r]);
@@ -170,7 +178,7 @@ export class Sealer {
       const end = batch[batch.length - 1];
       await conn.query('update audit_seal_state set cursor_tx = $1::xid8, cursor_id = $2, updated_at = now()', [end.tx_text, end.id]);
       await conn.query('commit');
-      return { sealed: batch.length, checkpoints: byClinic.size, anchored: 0 };
+      return { sealed: batch.length, checkpoints: byClinic.size, anchored: 0, waitsForHash: unhashed !== -1 };
     } catch (err) {
       await conn.query('rollback').catch(() => undefined);
       throw err;

@@ -39,17 +39,7 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
   range: { from?: Date; to?: Date }): Promise<VerifyResult> {
   const issues: VerifyIssue[] = [];
   const incomplete: string[] = [];
-  const checkpoints = await loadCheckpoints(trx, clinicId);
-  for (const c of checkpoints) {
-    const expected = checkpointStatement({ clinicId, treeSize: c.size, head: c.head, sealedAt: c.sealedAt.toISOString(), keyId: c.keyId });
-    if (c.statement !== expected || c.keyId !== key.keyId || !key.verify(c.statement, c.signature)) {
-      issues.push({ kind: 'checkpoint-mismatch', position: c.size, message: `checkpoint at size ${c.size} does not carry a valid signature of its content` });
-    }
-  }
-  const dbSize = checkpoints.length ? checkpoints[checkpoints.length - 1].size : 0;
   const cut = await retentionCut(trx, clinicId, key, issues);
-  await compareAnchors(clinicId, key, anchors, checkpoints, dbSize, issues, incomplete);
-
   // The leaves in the range, widened to the signed checkpoints around them.
   const bounds = await trx.raw(`select min(seq)::text as lo, max(seq)::text as hi from audit_seal_leaf where clinic_id = ?
       and (?::timestamptz is null or last_updated >= ?) and (?::timestamptz is null or last_updated <= ?)`,
@@ -57,6 +47,21 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
   // Rows retention removed (behind its signed record) are not looked for.
   const lo = bounds.rows[0].lo === null ? undefined : Math.max(Number(bounds.rows[0].lo), (cut?.size ?? 0) + 1);
   const hi = bounds.rows[0].hi === null ? undefined : Number(bounds.rows[0].hi);
+  // Only the checkpoints around and inside the range, and the newest (a year holds many of them).
+  const { rows: [w] } = await trx.raw(`select
+      (select max(tree_size) from audit_checkpoint where clinic_id = ? and tree_size < ?)::text as a,
+      (select min(tree_size) from audit_checkpoint where clinic_id = ? and tree_size >= ?)::text as b`, [clinicId, lo ?? 0, clinicId, hi ?? 0]);
+  const checkpoints = lo === undefined ? [] : await loadCheckpoints(trx, clinicId, w.a === null ? 0 : Number(w.a), w.b === null ? Number.MAX_SAFE_INTEGER : Number(w.b));
+  const newest = (await loadCheckpoints(trx, clinicId, 0, Number.MAX_SAFE_INTEGER, true))[0];
+  for (const c of newest && !checkpoints.some((x) => x.size === newest.size) ? [...checkpoints, newest] : checkpoints) {
+    const expected = checkpointStatement({ clinicId, treeSize: c.size, head: c.head, sealedAt: c.sealedAt.toISOString(), keyId: c.keyId });
+    if (c.statement !== expected || c.keyId !== key.keyId || !key.verify(c.statement, c.signature)) {
+      issues.push({ kind: 'checkpoint-mismatch', position: c.size, message: `checkpoint at size ${c.size} does not carry a valid signature of its content` });
+    }
+  }
+  const dbSize = newest?.size ?? 0;
+  await compareAnchors(trx, clinicId, key, anchors, dbSize, issues, incomplete);
+
   let checked = 0;
   let verifiedThrough: Date | undefined;
   if (lo !== undefined && hi !== undefined) {
@@ -147,9 +152,10 @@ async function retentionCut(trx: Knex.Transaction, clinicId: string, key: SealKe
   return { size: Number(r.size), head: r.head };
 }
 
-async function loadCheckpoints(trx: Knex.Transaction, clinicId: string): Promise<Checkpoint[]> {
+async function loadCheckpoints(trx: Knex.Transaction, clinicId: string, from: number, to: number, newestOnly = false): Promise<Checkpoint[]> {
   const { rows } = await trx.raw(`select tree_size::text as size, head, sealed_at, statement, signature, key_id, anchored_at is not null as anchored
-      from audit_checkpoint where clinic_id = ? order by tree_size`, [clinicId]);
+      from audit_checkpoint where clinic_id = ? and tree_size between ? and ?
+      order by tree_size ${newestOnly ? 'desc limit 1' : ''}`, [clinicId, from, Math.min(to, Number.MAX_SAFE_INTEGER)]);
   return (rows as Array<Record<string, unknown>>).map((r) => ({
     size: Number(r.size), head: r.head as Buffer, sealedAt: r.sealed_at as Date, statement: r.statement as string,
     signature: r.signature as Buffer, keyId: r.key_id as string, anchored: r.anchored as boolean,
@@ -157,10 +163,10 @@ async function loadCheckpoints(trx: Knex.Transaction, clinicId: string): Promise
 }
 
 /** The newest anchored checkpoint must be one the database still holds, unchanged: else the database was rolled back or rewritten. */
-async function compareAnchors(clinicId: string, key: SealKey, anchors: AnchorStore | undefined, checkpoints: Checkpoint[], dbSize: number,
+async function compareAnchors(trx: Knex.Transaction, clinicId: string, key: SealKey, anchors: AnchorStore | undefined, dbSize: number,
   issues: VerifyIssue[], incomplete: string[]): Promise<void> {
   if (!anchors) {
-    if (checkpoints.length) incomplete.push('no object store to compare anchored checkpoints with');
+    if (dbSize) incomplete.push('no object store to compare anchored checkpoints with');
     return;
   }
   let keys: string[];
@@ -188,7 +194,7 @@ async function compareAnchors(clinicId: string, key: SealKey, anchors: AnchorSto
     issues.push({ kind: 'rollback', position: dbSize + 1, message: `the database's seal ends at ${dbSize} rows, but ${facts.size} were sealed and anchored: the audit tables were rolled back` });
     return;
   }
-  const same = checkpoints.find((c) => c.size === facts.size);
+  const [same] = await loadCheckpoints(trx, clinicId, facts.size, facts.size);
   if (!same || same.head.toString('hex') !== facts.head) {
     issues.push({ kind: 'checkpoint-mismatch', position: facts.size, message: `the database's checkpoint at size ${facts.size} differs from the anchored one` });
   }

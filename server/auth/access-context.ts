@@ -21,4 +21,9 @@ export interface Membership {
   permissions: unknown;
   /** The database's stamp of the role (name and tree): a cached membership is checked against it (migration 029). */
   stamp?: string;
+  /** The user's active break-glass grants at this clinic (migration 032); every access under one is audited BTG. */
+  grants?: ActiveGrant[] | null;
 }
+
+/** A break-glass grant in force for the acting user: its id, its patient, and whether it was used yet. */
+export interface ActiveGrant { id: string; patient: string; used: boolean }

@@ -37,7 +37,10 @@ export const ACTION_OF: Readonly<Record<FhirInteraction, PermissionAction>> = Ob
 /** What a served resource type tells the permission tree: its module and the interactions it serves. */
 export interface ServedType { type: string; permission: string; interactions: readonly FhirInteraction[] }
 
-const SPECIAL_KEYS = ['settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'clinical.breakGlass.request', 'compliance.auditEvents.verify'];
+const SPECIAL_KEYS = [
+  'settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'settings.clinic.manage',
+  'clinical.breakGlass.request', 'clinical.careTeam.manage', 'compliance.breakGlass.review', 'compliance.auditEvents.verify',
+];
 
 interface Derived {
   /** FHIR resource type -> permission module (`area.resource`). */
@@ -201,11 +204,13 @@ function defaultRolesOf(keys: readonly string[], actions: Readonly<Record<string
       ...all('scheduling.appointments'),
       ...only('clinical.prescriptions', 'view', 'search'),
       ...only('clinical.documents', 'view', 'search', 'create'),
+      'clinical.breakGlass.request',
       ...DIRECTORY_READ,
     ]),
     'front-desk': treeOf([
       ...only('clinical.patients', 'view', 'search', 'create', 'update'),
       ...all('scheduling.appointments'),
+      'clinical.careTeam.manage',
       ...DIRECTORY_READ,
     ]),
     billing: treeOf([
@@ -219,6 +224,6 @@ function defaultRolesOf(keys: readonly string[], actions: Readonly<Record<string
       ...only('scheduling.appointments', 'view', 'search'),
       ...DIRECTORY_READ,
     ]),
-    'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), 'compliance.auditEvents.verify', ...DIRECTORY_READ]),
+    'compliance-officer': treeOf([...only('compliance.auditEvents', 'view', 'search'), 'compliance.auditEvents.verify', 'compliance.breakGlass.review', ...DIRECTORY_READ]),
   });
 }

@@ -115,3 +115,26 @@ export function assertSignedUrlInClinic(url: unknown, clinicId: string, bucket?:
     throw refuse();
   }
 }
+
+/**
+ * Bulk export files (server/fhir/bulk) live apart from documents, so the document sweep never
+ * sees them: `exports/{clinicId}/{jobId}/{fileId}`, every segment a lowercase UUID chosen by the server.
+ */
+const EXPORT_KEY_SHAPE = /^exports\/([0-9a-f-]{36})\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/;
+
+export function exportFileKey(clinicId: string, jobId: string, fileId: string): string {
+  const key = `exports/${clinicId}/${jobId}/${fileId}`;
+  assertExportKey(key);
+  return key;
+}
+
+/** The prefix of one export job's files, for listing them. */
+export function exportJobPrefix(clinicId: string, jobId: string): string {
+  if (!isUuid(clinicId) || !isUuid(jobId)) throw badRequest('Invalid export storage prefix');
+  return `exports/${clinicId}/${jobId}/`;
+}
+
+export function assertExportKey(key: unknown): asserts key is string {
+  const m = typeof key === 'string' && key.length <= MAX_KEY_LENGTH ? EXPORT_KEY_SHAPE.exec(key) : null;
+  if (!m || !m.slice(1).every(isUuid)) throw badRequest('Invalid export storage key');
+}

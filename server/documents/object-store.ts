@@ -6,7 +6,7 @@ import { PassThrough, pipeline } from 'node:stream';
 import * as Minio from 'minio';
 import { logger as rootLogger, type Logger } from '../http/logger';
 import { badRequest, notFound, OperationOutcomeError, serviceUnavailable, unprocessable } from '../http/errors';
-import { assertPrefixInClinicShape, assertValidKey, parseDocumentKey } from './keys';
+import { assertExportKey, assertPrefixInClinicShape, assertValidKey, parseDocumentKey } from './keys';
 import { SignedLinkCache } from './signed-link-cache';
 import { checkUploadBuffer, MAX_UPLOAD_BYTES, readCheckedUpload } from './upload-checks';
 
@@ -175,6 +175,37 @@ export class ObjectStore {
 
   async get(key: string): Promise<NodeJS.ReadableStream> {
     assertValidKey(key);
+    return this.streamOf(key);
+  }
+
+  /** A bulk export file: NDJSON the server wrote itself (no upload checks), under `exports/` (keys.ts). */
+  async putExportFile(key: string, body: Buffer): Promise<void> {
+    assertExportKey(key);
+    await this.call('put', () => this.client.putObject(this.cfg.bucket, key, body, body.length, {
+      'Content-Type': 'application/fhir+ndjson',
+      ...(this.cfg.sse ? { 'X-Amz-Server-Side-Encryption': this.cfg.sse } : {}),
+    }));
+  }
+
+  async getExportFile(key: string): Promise<NodeJS.ReadableStream> {
+    assertExportKey(key);
+    return this.streamOf(key);
+  }
+
+  async removeExportFile(key: string): Promise<void> {
+    assertExportKey(key);
+    await this.call('remove', () => this.client.removeObject(this.cfg.bucket, key));
+  }
+
+  /** The keys under an export job's prefix (keys.ts exportJobPrefix), each checked. */
+  async listExportFiles(prefix: string): Promise<string[]> {
+    if (!/^exports\/[0-9a-f-]{36}\/[0-9a-f-]{36}\/$/.test(prefix)) throw badRequest('Invalid export storage prefix');
+    const keys: string[] = [];
+    for await (const item of this.listChecked(prefix)) { assertExportKey(item.key); keys.push(item.key); }
+    return keys;
+  }
+
+  private async streamOf(key: string): Promise<NodeJS.ReadableStream> {
     const source = await this.call('get', () => this.client.getObject(this.cfg.bucket, key));
     // A store failing mid-download must also reach the caller as a 503, not a socket error.
     const out = new PassThrough();

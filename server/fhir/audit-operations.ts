@@ -91,7 +91,8 @@ const parameters = (parameter: ParametersParameter[]): string => JSON.stringify(
  */
 export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: AuditSealDeps | undefined): Router {
   const router = express.Router();
-  router.post('/AuditEvent/\\$verify', async (req: Request, res: Response) => {
+  // POST with Parameters, or GET with from/to in the query (it changes nothing but its own AuditEvent).
+  const verify = async (req: Request, res: Response) => {
     const access = req.access as AccessContext;
     const facts = { ...callerFacts(access, 'operation', 'E'), resourceType: 'AuditEvent', query: new URLSearchParams(req.query as Record<string, string>).toString() || undefined, detail: { ...VERIFY_DETAIL } };
     const body = await audited(deps.db, access, facts, {}, async (tx) => {
@@ -115,7 +116,9 @@ export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: A
       ]);
     });
     send(res, { status: 200, body });
-  });
+  };
+  router.post('/AuditEvent/\\$verify', verify);
+  router.get('/AuditEvent/\\$verify', verify);
   router.get('/AuditEvent/\\$checkpoint', async (req: Request, res: Response) => {
     const access = req.access as AccessContext;
     const facts = { ...callerFacts(access, 'operation', 'R'), resourceType: 'AuditEvent', detail: { operation: '$checkpoint' } };
@@ -127,7 +130,8 @@ export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: A
           from audit_checkpoint where clinic_id = ? order by tree_size desc limit 1`, [access.clinicId]);
       tx.audit(facts);
       const c = rows[0] as Record<string, unknown> | undefined;
-      if (!c) throw notFound('Nothing of this clinic is sealed yet');
+      // Nothing sealed yet: the empty chain, which no signature covers.
+      if (!c) return parameters([{ name: 'treeSize', valueInteger: 0 }, { name: 'publicKey', valueString: JSON.stringify(seal.key.publicJwk) }]);
       return parameters([
         { name: 'treeSize', valueInteger: Number(c.size) },
         { name: 'head', valueString: (c.head as Buffer).toString('hex') },

@@ -1,7 +1,7 @@
 import { badRequest, unprocessable, unsupportedMediaType } from '../http/errors';
 import type { FhirResource } from './repository';
 import type { FhirRequest } from './request';
-import { type ValidatedType, validateResource } from './validation';
+import { type ValidatedType, validateResource, validationStatus } from './validation';
 import { OperationOutcomeError } from '../http/errors';
 
 const JSON_TYPES = /^application\/(fhir\+)?json\s*(;.*)?$/i;
@@ -31,7 +31,7 @@ export function readResourceBody(req: FhirRequest, type: string): FhirResource {
     throw badRequest(`The body is a ${typeof rt === 'string' ? rt.slice(0, 40) : 'non-resource'}, expected resourceType ${type}`, [`${type}.resourceType`]);
   }
   const issues = validateResource(parsed, type as ValidatedType);
-  if (issues.length) throw new OperationOutcomeError(400, issues);
+  if (issues.length) throw new OperationOutcomeError(validationStatus(issues), issues);
   return parsed as FhirResource;
 }
 

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isFhirMethod, parseQuery, type FhirMethod } from './request';
+import { isBulkPath } from './bulk/routes';
+import { matchOperation } from './operations';
 import { definitionFor, FHIR_ROUTES, isOperationRoute, matchRoute } from './routes';
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, unsupportedMediaType, refusedAtEdge } from '../http/errors';
 
@@ -74,10 +76,11 @@ export function pathSegments(path: string): string[] {
 function checkRoute(method: string, segments: string[]): void {
   const root = segments.length === 1 && segments[0] === '';
   const byDocuments = (fm: FhirMethod) => segments[0] === 'Binary' && DOCUMENT_ROUTES.some((r) => r.method === fm && r.segments === segments.length);
-  const served = (fm: FhirMethod) => (root ? fm === 'POST' : byDocuments(fm) || isOperationRoute(fm, segments) || matchRoute(fm, segments) !== undefined);
+  const byOperation = (fm: FhirMethod) => matchOperation(fm, segments) !== undefined || isOperationRoute(fm, segments) || isBulkPath(fm, segments);
+  const served = (fm: FhirMethod) => (root ? fm === 'POST' : byDocuments(fm) || byOperation(fm) || matchRoute(fm, segments) !== undefined);
   const m = method === 'HEAD' ? 'GET' : method;
   if (isFhirMethod(m) && served(m)) {
-    const matched = root || byDocuments(m) || isOperationRoute(m, segments) ? undefined : matchRoute(m, segments);
+    const matched = root || byDocuments(m) || byOperation(m) ? undefined : matchRoute(m, segments);
     if (matched) definitionFor(matched.params.type, matched.route.interaction); // unknown type 404, interaction 405
     return;
   }

@@ -8,6 +8,7 @@ import { oneTrip, type OneTripPlan, plainlyGranted } from '../pipeline/one-trip'
 import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
 import { pageQuery, planSearch, type SearchPlan, searchBundle } from './handlers/search';
 import { Repository } from './repository';
+import { linkedTypes } from './search/chain';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
 
@@ -42,7 +43,7 @@ export function oneTripSearch(
  * `GET [type]?criteria` in one round trip (pipeline/one-trip.ts): the page of matches and the
  * AuditEvent naming the patients it shows are one statement (the page is a CTE the audit insert
  * reads), sent with BEGIN, the checked context and COMMIT. Only for a search that is a page and
- * nothing else: no _total or _summary=count, no includes, no document links to sign; everything
+ * nothing else: no _total or _summary=count, no includes, no chains, no document links to sign; everything
  * else, every refusal and every bad input take the full path.
  */
 export async function searchInOneTrip(deps: FhirDeps, access: AccessContext, req: FhirRequest, def: ResourceDefinition): Promise<FhirResult | undefined> {
@@ -56,6 +57,8 @@ export async function searchInOneTrip(deps: FhirDeps, access: AccessContext, req
   }
   const { parsed } = plan;
   if (parsed.total === 'accurate' || parsed.summaryCount || parsed.includes.length) return undefined;
+  // A chain or _has needs the right to search another type: the full path checks it.
+  if (linkedTypes(parsed.criteria).length) return undefined;
   const compartment = compartmentFor(access, [{ type: def.type, interaction: 'search' }]);
   // Built on the pool's knex (nothing runs here): the same statement the full path sends.
   const repo = new Repository(def, deps.db as Knex.Transaction, { fhirBase: deps.cfg.fhirBaseUrl });

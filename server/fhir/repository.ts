@@ -6,6 +6,7 @@ import { definitionOf } from './resources';
 import type { ResourceDefinition } from './resources/types';
 import { assertReferencesResolve } from './references';
 import { compartmentPatient, extractSearchColumns } from './search/extract';
+import { isLabelled, securityLabelOf } from './security-label';
 
 /** A stored version. `resource` is the JSON text as stored: returned without re-parsing. */
 export interface StoredVersion {
@@ -47,6 +48,8 @@ export function versionRow(def: ResourceDefinition, stored: FhirResource, delete
     id: stored.id, version_id: Number(meta.versionId), last_updated: meta.lastUpdated, deleted, resource: text,
   };
   if (hasPatientColumn(def)) row.patient_id = patientId;
+  // Kept on a deletion too: a restricted record's deleted version stays restricted.
+  if (isLabelled(def)) row.security_label = securityLabelOf(stored);
   return { row: { ...row, ...(deleted ? {} : extractSearchColumns(def, stored)) }, text, patientId };
 }
 

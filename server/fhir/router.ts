@@ -27,7 +27,7 @@ export function fhirRouter(deps: FhirDeps): Router {
     const access = req.access as AccessContext;
     const fr = fromExpress(req);
     // A plain read, search page or create goes in one round trip when the cached role decides it; otherwise (and for every refusal) the full path.
-    const fast = r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def)
+    const fast = r.operation ? undefined : r.interaction === 'read' ? await readInOneTrip(deps, access, fr, def)
       : r.interaction === 'search' && r.method === 'GET' ? await searchInOneTrip(deps, access, fr, def)
         : r.interaction === 'create' ? await createInOneTrip(deps, access, fr, def) : undefined;
     send(res, fast ?? await runInteraction(deps, access, fr, def, r.interaction, r.handler));

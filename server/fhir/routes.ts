@@ -1,6 +1,7 @@
 import type { FhirInteraction } from '../auth/authorize';
 import { methodNotAllowed, notFound } from '../http/errors';
 import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
+import { everything } from './handlers/everything';
 import { history, read, vread } from './handlers/instance';
 import { patch } from './handlers/patch';
 import { search } from './handlers/search';
@@ -16,13 +17,17 @@ export interface FhirRoute {
   path: string;
   interaction: FhirInteraction;
   handler: Handler;
+  /** An operation (`$everything`): always the full path, never a one-trip shortcut of its interaction. */
+  operation?: true;
 }
 
 /**
- * The type-level REST surface, in match order (literal `_history`/`_search` before `:id`). One
+ * The type-level REST surface, in match order (literal `$everything`/`_history`/`_search` before `:id`). One
  * table serves both the Express router and the entries of batch/transaction Bundles.
  */
 export const FHIR_ROUTES: readonly FhirRoute[] = [
+  { method: 'GET', path: '/:type/$everything', interaction: 'read', handler: everything, operation: true },
+  { method: 'GET', path: '/:type/:id/$everything', interaction: 'read', handler: everything, operation: true },
   { method: 'GET', path: '/:type/_history', interaction: 'history-type', handler: history },
   { method: 'POST', path: '/:type/_search', interaction: 'search', handler: search },
   { method: 'GET', path: '/:type/:id/_history/:vid', interaction: 'vread', handler: vread },
@@ -41,14 +46,15 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
  * FHIR operations served by their own routers (`$verify`...): the edge checks (hostile-input.ts)
  * let these method and path pairs through to them. Literal segments only.
  */
-export const OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+export const TYPE_OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
   { method: 'POST', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$verify' },
   { method: 'GET', path: '/AuditEvent/$checkpoint' },
 ];
 
 export function isOperationRoute(method: FhirMethod, segments: readonly string[]): boolean {
   const path = `/${segments.join('/')}`;
-  return OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
+  return TYPE_OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
 }
 
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }

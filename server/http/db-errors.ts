@@ -19,6 +19,9 @@ export function translateDbError(err: unknown): OperationOutcomeError | null {
     case '40001':
     case '40P01': return conflict('Concurrent modification: retry the request');
     case '54000': return unprocessable('A value is too large to store');
+    case '22003': return unprocessable('A number is out of range');
+    // A check constraint (a share longer than 30 days, a grant longer than 24 h...) the request ran into.
+    case '23514': return unprocessable('A value is outside what this server accepts');
     default: return null;
   }
 }

@@ -9,6 +9,7 @@ import { currentRequest } from '../http/request-context';
 import { countAuditWriteFailure } from '../ops/metrics';
 import type { AccessContext, Membership } from '../auth/access-context';
 import { TokenRevokedError, withClinic } from '../tenancy/with-clinic';
+import { firstUseSql, underGrant } from './grant-use';
 
 /**
  * The one way a request touches clinic data: ONE RLS transaction of the caller, the work (which
@@ -93,7 +94,15 @@ export async function audited<T>(
       roleName = membership.role;
       const tx = makeTx({ access, membership, trx, sql, compartmentPatientId: opts.compartmentPatientId, afterEnd, queued });
       const value = await work(tx);
-      for (const a of queued) atCommit(auditInsertSql(withRequestFacts({ ...a, roleName: a.roleName ?? membership.role })));
+      const firstUses = new Set<string>();
+      for (const a of queued) {
+        const { facts: f, grant } = underGrant(membership, { ...a, roleName: a.roleName ?? membership.role });
+        atCommit(auditInsertSql(withRequestFacts(f)));
+        if (grant && !grant.used && !firstUses.has(grant.id)) {
+          firstUses.add(grant.id);
+          atCommit(firstUseSql(access.clinicId, access.userId, grant));
+        }
+      }
       committing = true;
       return value;
     });

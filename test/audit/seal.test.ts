@@ -203,6 +203,18 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     expect(issues((await verify(officer)).body)[0]).to.deep.equal({ kind: 'row-missing', auditEvent: `AuditEvent/${kept.id}`, first: true });
   });
 
+  it('a row written without its hash (a raw insert, or AUDIT_SEAL=false) is hashed by the audit keeper and sealed, not passed over', async () => {
+    const { officer, doctor } = await sealedClinic(1);
+    const db = await admin();
+    const r = auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: doctor.clinic, userId: doctor.user, resourceType: 'Patient' });
+    await db('audit_event').insert({ ...r, detail: null });
+    await seal();
+    const row = await db('audit_event').where({ id: r.id }).first('*');
+    expect(auditRowHash(row).equals(row.hash)).to.equal(true);
+    expect(await db('audit_seal_leaf').where({ audit_id: r.id })).to.have.length(1);
+    expect(param((await verify(officer)).body, 'result')?.valueCode).to.equal('valid');
+  });
+
   it('$checkpoint answers the clinic\'s latest signed checkpoint, whose signature verifies with the published key', async () => {
     const { officer } = await sealedClinic(1);
     const res = await (await api()).get('/fhir/AuditEvent/$checkpoint').set(officer.auth);

@@ -306,8 +306,14 @@ describe('default roles', () => {
     'compliance-officer': { Patient: '', Appointment: '', MedicationRequest: '', DocumentReference: '', AuditEvent: 'vs' },
   };
   const EXTRA: Record<string, string[]> = {
-    'clinic-admin': ['settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'clinical.breakGlass.request'],
+    'clinic-admin': [
+      'settings.roles.manage', 'settings.users.manage', 'settings.clients.manage', 'settings.clinic.manage',
+      'clinical.breakGlass.request', 'clinical.careTeam.manage', 'compliance.breakGlass.review',
+    ],
     doctor: ['clinical.breakGlass.request'],
+    nurse: ['clinical.breakGlass.request'],
+    'front-desk': ['clinical.careTeam.manage'],
+    'compliance-officer': ['compliance.breakGlass.review'],
   };
   const LETTER: Record<PermissionAction, string> = { view: 'v', search: 's', create: 'c', update: 'u', delete: 'd' };
   const ACTIONS: PermissionAction[] = ['view', 'search', 'create', 'update', 'delete'];
@@ -330,8 +336,8 @@ describe('default roles', () => {
   });
 
   it('settings and break-glass keys are held only by the roles that should hold them', () => {
-    const special = permissionKeys().filter((k) => k.startsWith('settings.') || k === 'clinical.breakGlass.request');
-    expect(special).to.have.length(4);
+    const special = permissionKeys().filter((k) => k.startsWith('settings.') || k.includes('.breakGlass.') || k.includes('.careTeam.'));
+    expect(special).to.have.length(7);
     for (const role of Object.keys(TABLE)) {
       for (const key of special) {
         expect(grants(defaultRoles()[role], key), `${role} ${key}`).to.equal((EXTRA[role] ?? []).includes(key));

@@ -4,6 +4,8 @@ import knexFactory, { type Knex } from 'knex';
 import { migrationSource } from '../../db/migrations';
 import type { AuditRecord } from '../../server/audit/record';
 import { renderAuditEvent } from '../../server/audit/render';
+import { auditRowHash } from '../../server/audit/canonical';
+import { hashRowsWrittenBeforeSealing } from '../../server/audit/legacy-hash';
 import { testServer } from '../helpers/server';
 
 /** A database of its own in the test cluster, migrated as far as `last`. */
@@ -98,6 +100,18 @@ describe('Migration 028 carries the audit trail over to typed rows', () => {
     expect((await db.raw("select to_regclass('audit_event_search') as t")).rows[0].t).to.equal(null);
     let error: unknown;
     await db.raw(`update audit_event set outcome = '4' where id = ?`, [read]).catch((e) => { error = e; });
+    expect(String(error)).to.match(/append-only/);
+  });
+
+  it('old rows get the hash of their canonical form at start (before any sealing), and then nothing else may change', async () => {
+    const url = new URL((await testServer()).db.adminUrl);
+    url.pathname = `/${name}`;
+    expect(await hashRowsWrittenBeforeSealing(url.toString())).to.equal(2);
+    const rows = await db('audit_event').whereIn('id', [read, search]).select('*');
+    for (const r of rows) expect(auditRowHash(r).equals(r.hash)).to.equal(true);
+    expect(await hashRowsWrittenBeforeSealing(url.toString())).to.equal(0);
+    let error: unknown;
+    await db.raw(`update audit_event set hash = null where id = ?`, [read]).catch((e) => { error = e; });
     expect(String(error)).to.match(/append-only/);
   });
 });

@@ -59,9 +59,13 @@ describe('Resource definitions and their tables', () => {
         const { rows } = await db.raw(`
           select c.relrowsecurity as rls, c.relforcerowsecurity as forced,
                  array(select p.polname::text from pg_policy p where p.polrelid = c.oid order by 1) as policies,
-                 array(select p.polname::text from pg_policy p where p.polrelid = c.oid and not p.polpermissive) as restrictive
+                 array(select p.polname::text from pg_policy p where p.polrelid = c.oid and not p.polpermissive order by 1) as restrictive
             from pg_class c where c.relname = ? and c.relnamespace = 'public'::regnamespace`, [table]);
-        expect(rows[0], table).to.deep.equal({ rls: true, forced: true, policies: ['isolate_clinic', 'patient_compartment'], restrictive: ['patient_compartment'] });
+        // A patient's records also carry the care policy (migration 032); a type in no compartment does not.
+        const care = def.compartment === 'self' || 'paths' in def.compartment;
+        expect(rows[0], table).to.deep.equal(care
+          ? { rls: true, forced: true, policies: ['care_team', 'isolate_clinic', 'patient_compartment'], restrictive: ['care_team', 'patient_compartment'] }
+          : { rls: true, forced: true, policies: ['isolate_clinic', 'patient_compartment'], restrictive: ['patient_compartment'] });
       }
     }
   });

@@ -34,10 +34,10 @@ describe('documents: Binary permissions and the document_binary table', () => {
     const { rows } = await db.raw(`
       select c.relrowsecurity as rls, c.relforcerowsecurity as forced,
              array(select p.polname::text from pg_policy p where p.polrelid = c.oid order by 1) as policies,
-             array(select p.polname::text from pg_policy p where p.polrelid = c.oid and not p.polpermissive) as restrictive
+             array(select p.polname::text from pg_policy p where p.polrelid = c.oid and not p.polpermissive order by 1) as restrictive
         from pg_class c where c.relname = 'document_binary' and c.relnamespace = 'public'::regnamespace`);
     expect(rows[0]).to.deep.equal({
-      rls: true, forced: true, policies: ['isolate_clinic', 'orphan_sweep_lookup', 'patient_compartment'], restrictive: ['patient_compartment'],
+      rls: true, forced: true, policies: ['care_team', 'isolate_clinic', 'orphan_sweep_lookup', 'patient_compartment'], restrictive: ['care_team', 'patient_compartment'],
     });
     const grants = await db.raw(`select has_table_privilege(?, 'document_binary', 'DELETE') as del, has_table_privilege(?, 'document_binary', 'TRUNCATE') as trunc,
       has_column_privilege(?, 'document_binary', 'object_key', 'UPDATE') as rekey`, [APP_ROLE, APP_ROLE, APP_ROLE]);

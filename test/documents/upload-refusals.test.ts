@@ -78,9 +78,9 @@ describe('documents over HTTP: refused uploads leave nothing behind', () => {
     expect(exeAsPdf.status).to.equal(415);
     expect((await postDoc(doctor.auth, docBody(other, inline(samplePdf(), 'image/png')))).status).to.equal(415);
     expect((await postDoc(doctor.auth, docBody(other, inline(EXE(), 'application/pdf')))).status).to.equal(415);
-    // A type outside the allow-list: raw 415; inline, the profile refuses it first (400).
+    // A type outside the allow-list: raw 415; inline, the profile refuses it first (422).
     expect((await uploadBinary(doctor.auth, other, EXE(), 'application/x-msdownload')).status).to.equal(415);
-    expect((await postDoc(doctor.auth, docBody(other, inline(EXE(), 'application/x-msdownload')))).status).to.equal(400);
+    expect((await postDoc(doctor.auth, docBody(other, inline(EXE(), 'application/x-msdownload')))).status).to.equal(422);
     // The control: the same PNG with its own type is accepted.
     expect((await uploadBinary(doctor.auth, other, samplePng(), 'image/png')).status).to.equal(201);
     expect((await binaryRows(other)).length).to.equal(1);

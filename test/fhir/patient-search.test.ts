@@ -94,13 +94,15 @@ describe('Patient search', () => {
     });
   }
 
-  it('unknown parameters are ignored and reported, or refused under Prefer: handling=strict', async () => {
+  it('unknown parameters are refused with 400 by default, and ignored and reported only under Prefer: handling=lenient', async () => {
     const a = await api();
-    const lenient = await a.get('/fhir/Patient?colour=blue&family=mullins').set(auth);
+    const strict = await a.get('/fhir/Patient?colour=blue&family=mullins').set(auth);
+    expect(strict.status).to.equal(400);
+    expect(strict.body.issue[0].diagnostics).to.contain('colour');
+    expect((await a.get('/fhir/Patient?colour=blue').set(auth).set('Prefer', 'handling=strict')).status).to.equal(400);
+    const lenient = await a.get('/fhir/Patient?colour=blue&family=mullins').set(auth).set('Prefer', 'handling=lenient');
     expect(lenient.status).to.equal(200);
     const outcome = lenient.body.entry.find((e: { search: { mode: string } }) => e.search.mode === 'outcome');
     expect(outcome.resource.issue[0].diagnostics).to.contain('colour');
-    const strict = await a.get('/fhir/Patient?colour=blue').set(auth).set('Prefer', 'handling=strict');
-    expect(strict.status).to.equal(400);
   });
 });

@@ -49,9 +49,9 @@ describe('Practitioner: the staff directory', () => {
     expect((await a.get(`/fhir/Practitioner/${id}`).set(clinicAdmin.auth)).status).to.equal(410);
   });
 
-  it('a Practitioner without a name is refused by the clinic profile (400)', async () => {
+  it('a Practitioner without a name is refused by the clinic profile (422)', async () => {
     const res = await post(clinicAdmin.auth, 'Practitioner', { resourceType: 'Practitioner', active: true });
-    expect(res.status).to.equal(400);
+    expect(res.status).to.equal(422);
     expect(res.text).to.contain('clinic-practitioner');
   });
 

@@ -85,7 +85,7 @@ describe('module structure of server/ and db/', () => {
 
   // Bottom to top; a room may import only rooms below it (and itself). Top-level files of server/
   // (config, main, boot, cluster, app) wire rooms together and sit outside the order.
-  const LAYERS = ['db', 'http', 'ops', 'auth', 'tenancy', 'audit', 'pipeline', 'oauth', 'fhir', 'documents', 'admin', 'console'];
+  const LAYERS = ['db', 'http', 'ops', 'auth', 'tenancy', 'audit', 'pipeline', 'oauth', 'fhir', 'care', 'documents', 'admin', 'console'];
   const roomOf = (f: string): string | undefined => {
     const parts = rel(f).split('/');
     if (parts[0] === 'db') return 'db';

@@ -4,6 +4,7 @@ import { canonicalQuery } from '../paging';
 import type { StoredVersion } from '../repository';
 import { parseQuery } from '../request';
 import { applyCriteria } from '../search/compile';
+import { requireLinkedTypes } from '../search/chain';
 import { parseSearch } from '../search/parse';
 
 /**
@@ -22,6 +23,7 @@ export async function matchCriteria(
   // Strict: an ignored criterion would widen the match to resources the client never meant.
   const parsed = parseSearch(ctx.def, pairs.map(([k, v]) => [k, v]), true);
   if (!parsed.criteria.length) throw badRequest(`A conditional ${what} needs at least one search criterion`);
+  requireLinkedTypes(ctx, parsed.criteria);
   if (opts.serialize) {
     // Two concurrent conditional creates with the same criteria must not both create: serialize them.
     const key = `${ctx.access.clinicId}|${ctx.def.type}|${canonicalQuery(parsed.canonical)}`;

@@ -1,4 +1,5 @@
-import { badRequest, gone, notFound } from '../../http/errors';
+import { grants } from '../../auth/permissions';
+import { badRequest, gone, notFound, OperationOutcomeError } from '../../http/errors';
 import { isUuid } from '../../http/ids';
 import { bundleText, historyEntry } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
@@ -27,10 +28,25 @@ function notModified(ctx: InteractionContext, v: StoredVersion): boolean {
   return typeof inm === 'string' && inm.replace(/^W\//, '') === `"${v.versionId}"`;
 }
 
+/**
+ * For a caller who could break the glass, a record that RLS hid for want of a care relationship (or
+ * an R label) is refused as `suppressed` rather than absent; the database answers only "exists and
+ * break-glassable" (app_break_glass_available, migration 032). Null: a plain 404 it stays.
+ */
+async function emergencyAccessAvailable(ctx: InteractionContext, id: string): Promise<OperationOutcomeError | null> {
+  if (ctx.access.patientId || !grants(ctx.membership.permissions, 'clinical.breakGlass.request')) return null;
+  const [row] = await ctx.sql.rows<{ ok: boolean }>({ sql: 'select app_break_glass_available($1, $2) as ok', bindings: [ctx.def.type, id] });
+  if (!row?.ok) return null;
+  return new OperationOutcomeError(403, {
+    severity: 'error', code: 'suppressed',
+    diagnostics: `${ctx.def.type}/${id} is outside your care relationships: emergency access is available through $break-glass on the patient`,
+  });
+}
+
 export async function read(ctx: InteractionContext): Promise<FhirResult> {
   const id = ourId(ctx.req.params.id);
   const v = await ctx.repo.read(id);
-  if (!v) throw notFound(`${ctx.def.type}/${id} is not known`);
+  if (!v) throw await emergencyAccessAvailable(ctx, id) ?? notFound(`${ctx.def.type}/${id} is not known`);
   const audit = { resourceId: id, versionId: String(v.versionId), patientIds: v.patientId ? [v.patientId] : [] };
   if (v.deleted) throw gone(`${ctx.def.type}/${id} has been deleted`);
   const headers = resourceHeaders(ctx.def.type, v, ctx.deps.cfg.fhirBaseUrl);

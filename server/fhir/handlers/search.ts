@@ -11,6 +11,7 @@ import { canonicalQuery, signPage, verifyPage } from '../paging';
 import { type FhirRequest, parseQuery } from '../request';
 import { applyCriteria, applySort, pagedSearch } from '../search/compile';
 import { fetchIncludes, type Included } from '../search/include';
+import { requireLinkedTypes } from '../search/chain';
 import { parseSearch } from '../search/parse';
 
 /** Query parameters as ordered pairs, from the URL and a form-encoded `POST _search` body. */
@@ -47,8 +48,9 @@ export interface SearchPlan {
 /** Parses a search (and the granular scope that narrows it) and checks its page cursor; a 400 on bad input. */
 export function planSearch(deps: FhirDeps, def: ResourceDefinition, access: AccessContext, req: FhirRequest, constraints: Decision['constraints']): SearchPlan {
   const pairs = queryPairs(req);
-  const strict = /handling=strict/.test(req.headers.prefer ?? '');
-  const parsed = parseSearch(def, pairs, strict);
+  // Strict unless asked otherwise: an ignored parameter would answer unfiltered rows the client believes filtered.
+  const lenient = /(^|[;,\s])handling=lenient\b/.test(req.headers.prefer ?? '');
+  const parsed = parseSearch(def, pairs, !lenient);
   for (const constraint of constraints?.length === 1 ? constraints : []) {
     // A granular scope (e.g. ?category=x) narrows what this token may search, as extra criteria.
     parsed.criteria.push(...parseSearch(def, Object.entries(constraint), true).criteria);
@@ -103,6 +105,7 @@ export function searchBundle(
 export async function search(ctx: InteractionContext): Promise<FhirResult> {
   const plan = planSearch(ctx.deps, ctx.def, ctx.access, ctx.req, ctx.decision.constraints);
   const { parsed } = plan;
+  requireLinkedTypes(ctx, parsed.criteria);
   let total: number | undefined;
   if (parsed.total === 'accurate' || parsed.summaryCount) {
     const [{ n }] = await applyCriteria(ctx.repo.searchQuery(), ctx.def, parsed.criteria, ctx.deps.cfg.fhirBaseUrl).count<{ n: string }[]>({ n: '*' });

@@ -5,7 +5,8 @@ import { notSupported } from '../../http/errors';
 import { isUuid } from '../../http/ids';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
 import { SEP } from './extract';
-import type { Criterion, DatePrefix, ParsedSearch } from './parse';
+import type { Criterion, DatePrefix, Link } from './criterion';
+import type { ParsedSearch } from './parse';
 import { normalizeString } from './values';
 
 /** A condition; `idOnly` when it reads nothing of the row but its id (search index lookups, _id). */
@@ -83,26 +84,40 @@ function indexed(def: ResourceDefinition, param: string, cond: Where, negate = f
  * Rows found by the btree lookups of a typed-column parameter (SearchParamDef.lookups), each within
  * the search's last_updated window: `(id, last_updated) in (one lookup union all the next)`.
  */
-function lookupClause(p: SearchParamDef, entries: string[], window: Where[], alias: string): Where {
+function lookupClause(p: SearchParamDef, entries: Entries, window: Where[], alias: string): Where {
   const parts = (p.lookups ?? []).map((l) => {
-    let values = l.prefix ? entries.filter((e) => e.startsWith(l.prefix as string)).map((e) => e.slice((l.prefix as string).length)) : entries;
-    if (l.uuid) values = values.filter(isUuid);
+    const cast = l.uuid ? 'uuid' : 'text';
+    let match: Where;
+    if (Array.isArray(entries)) {
+      let values = l.prefix ? entries.filter((e) => e.startsWith(l.prefix as string)).map((e) => e.slice((l.prefix as string).length)) : entries;
+      if (l.uuid) values = values.filter(isUuid);
+      match = { sql: `any(?::${cast}[])`, bindings: [values] };
+    } else {
+      // Entries computed in SQL (a chain): the same prefix stripping, there; they name rows by id, so uuids cast.
+      const strip = l.prefix ? { sql: 'substr(e, ?)', where: ' where starts_with(e, ?)', before: [l.prefix.length + 1], after: [l.prefix] } : { sql: 'e', where: '', before: [], after: [] };
+      match = { sql: `any(array(select ${strip.sql}::${cast} from unnest(${entries.sql}) e${strip.where}))`, bindings: [...strip.before, ...entries.bindings, ...strip.after] };
+    }
     return {
-      sql: `select id, last_updated from ${l.table} where ${l.column} = any(?::${l.uuid ? 'uuid' : 'text'}[])${window.map((w) => ` and ${w.sql}`).join('')}`,
-      bindings: [values, ...window.flatMap((w) => w.bindings)],
+      sql: `select id, last_updated from ${l.table} where ${l.column} = ${match.sql}${window.map((w) => ` and ${w.sql}`).join('')}`,
+      bindings: [...match.bindings, ...window.flatMap((w) => w.bindings)],
     };
   });
   return { sql: `(${alias}.id, ${alias}.last_updated) in (${parts.map((x) => x.sql).join(' union all ')})`, bindings: parts.flatMap((x) => x.bindings) };
 }
 
 /** The column (or, for typed-column types, the expression) holding a token or reference parameter's entries. */
-const entriesOf = (p: SearchParamDef, alias: string) => (p.expr ? `(${p.expr.replace(/\{t\}/g, alias)})` : searchColumnName(p.name));
+// Qualified by the row's alias: a chain's subquery nests one table's conditions inside another's.
+const entriesOf = (p: SearchParamDef, alias: string) => (p.expr ? `(${p.expr.replace(/\{t\}/g, alias)})` : `${alias}.${searchColumnName(p.name)}`);
 
-/** Rows of `def` whose reference parameter `param` names one of `entries` (`Type/id` or as stored). */
-export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: string[], window: Where[] = [], alias = def.table): Where {
+/** Reference entries to match: values (`Type/id` or as stored), or an SQL expression of a text[] (a chain's subquery). */
+type Entries = string[] | Where;
+
+/** Rows of `def` whose reference parameter `param` names one of `entries`. */
+export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: Entries, window: Where[] = [], alias = def.table): Where {
   if (p.lookups) return lookupClause(p, entries, window, alias);
-  if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: 'value = any(?::text[])', bindings: [entries] }, false, window, alias);
-  return { sql: `${entriesOf(p, alias)} && ?::text[]`, bindings: [entries] };
+  const set: Where = Array.isArray(entries) ? { sql: '?::text[]', bindings: [entries] } : { sql: `(${entries.sql})`, bindings: entries.bindings };
+  if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: `value = any(${set.sql})`, bindings: set.bindings }, false, window, alias);
+  return { sql: `${entriesOf(p, alias)} && ${set.sql}`, bindings: set.bindings };
 }
 
 // Prefix ranges compare bytes ("C" collation): U+10FFFF sorts after every character a value can continue with.
@@ -122,8 +137,9 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window:
     const ids = c.values.filter(isUuid);
     return ids.length ? { sql: `${alias}.id = any(?::uuid[])`, bindings: [ids], idOnly: true } : { sql: 'false', bindings: [], idOnly: true };
   }
+  if (c.link) return linkClause(def, c, c.link, fhirBase, window, alias);
   if (onLastUpdated(p)) return lastUpdatedClause(`${alias}.last_updated`, c);
-  const col = 'paths' in p ? entriesOf(p, alias) : searchColumnName(p.name);
+  const col = 'paths' in p ? entriesOf(p, alias) : `${alias}.${searchColumnName(p.name)}`;
   if (c.modifier === 'missing' && 'paths' in p && (p.expr || p.lookups)) throw notSupported(`:missing is not supported on ${def.type}.${p.name}`);
   if (c.modifier === 'missing') {
     const target = p.type === 'date' ? `${col}_lo` : col;
@@ -161,6 +177,33 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window:
       return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
     }
   }
+}
+
+const live = (def: ResourceDefinition, alias: string) => (def.rowStore ? '' : `not ${alias}.deleted and `);
+
+/**
+ * A chain: the rows whose reference names a matching row of a target type (`ref && array(select
+ * 'Patient/' || id from patient where ...)`); `_has`: the rows some matching row of the source type
+ * names (`exists (select 1 from appointment where ... and its reference names this row)`). Both read
+ * the other table in this transaction, so its own RLS decides which of its rows can match.
+ */
+function linkClause(def: ResourceDefinition, c: Criterion, link: Link, fhirBase: string, window: Where[], alias: string): Where {
+  if (link.kind === 'chain') {
+    const sets = link.targets.map(({ def: t, criterion }) => {
+      const inner = clause(t, criterion, fhirBase, [], 'chained');
+      return { sql: `array(select ?::text || chained.id::text from ${t.table} chained where ${live(t, 'chained')}${inner.sql})`, bindings: [`${t.type}/`, ...inner.bindings] };
+    });
+    const entries: Where = { sql: sets.map((x) => x.sql).join(' || '), bindings: sets.flatMap((x) => x.bindings) };
+    return referenceClause(def, c.param as SearchParamDef, entries, window, alias);
+  }
+  const src = link.source;
+  const inner = clause(src, link.criterion, fhirBase, [], 'has_source');
+  const names = referenceClause(src, link.ref, { sql: `array[?::text || ${alias}.id::text]`, bindings: [`${def.type}/`] }, [], 'has_source');
+  return {
+    sql: `exists (select 1 from ${src.table} has_source where ${live(src, 'has_source')}${inner.sql} and ${names.sql})`,
+    bindings: [...inner.bindings, ...names.bindings],
+    idOnly: true,
+  };
 }
 
 /** Applies the criteria of a parsed search to a query on the type's table (RLS adds the clinic). */

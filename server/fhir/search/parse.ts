@@ -1,20 +1,11 @@
 import { badRequest } from '../../http/errors';
 import type { ResourceDefinition, SearchParamDef } from '../resources/types';
+import { isLinkKey, parseLink } from './chain';
+import type { Criterion, DatePrefix, Modifier } from './criterion';
 import { type IncludeSpec, parseIncludeSpec } from './include-spec';
 import { partialDateRange } from './values';
 
-export type DatePrefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
-export type Modifier = 'exact' | 'contains' | 'missing' | 'not' | 'type';
-
-/** One `param[:modifier]=v1,v2` of a query: values are OR'ed; criteria are AND'ed. */
-export interface Criterion {
-  param: SearchParamDef | { name: '_id' | '_lastUpdated'; type: 'token' | 'date' };
-  modifier?: Modifier;
-  /** For `reference:Type`. */
-  typeModifier?: string;
-  values: string[];
-  dates?: Array<{ prefix: DatePrefix; lo: Date; hi: Date }>;
-}
+export type { Criterion, DatePrefix, Modifier } from './criterion';
 
 export interface ParsedSearch {
   criteria: Criterion[];
@@ -67,16 +58,48 @@ function parseInteger(name: string, raw: string, min: number, max: number): numb
   return Number(raw);
 }
 
-/** Turns a query into typed criteria; malformed values are a 400, unknown parameters are reported. */
+/**
+ * A parameter of `def` named `name` with `modifier`, as a criterion; undefined when `def` has no such
+ * parameter. Malformed values and modifiers are a 400.
+ */
+export function plainCriterion(def: ResourceDefinition, name: string, modifier: string | undefined, values: string[]): Criterion | undefined {
+  if (values.some((v) => v === '') && modifier !== 'missing') throw badRequest(`Search parameter ${name.slice(0, 60)} has an empty value`);
+  if (name === '_id') {
+    if (modifier) throw badRequest('_id takes no modifier');
+    return { param: { name: '_id', type: 'token' }, values };
+  }
+  if (name === '_lastUpdated') {
+    if (modifier) throw badRequest('_lastUpdated takes no modifier');
+    return { param: { name: '_lastUpdated', type: 'date' }, values, dates: parseDates(name, values) };
+  }
+  const param = def.search.find((p) => p.name === name);
+  return param ? criterion(param, modifier, values) : undefined;
+}
+
+/**
+ * Turns a query into typed criteria; malformed values are a 400. Unknown or unsupported parameters
+ * are a 400 when `strict` (the default a client gets), otherwise ignored and reported back.
+ */
 export function parseSearch(def: ResourceDefinition, query: Array<[string, string]>, strict: boolean): ParsedSearch {
   const out: ParsedSearch = { criteria: [], count: DEFAULT_COUNT, offset: 0, sort: [], total: 'none', summaryCount: false, includes: [], ignored: [], canonical: [] };
   for (const [key, raw] of query) {
     if (key !== '_page') out.canonical.push([key, raw]);
+    if (isLinkKey(key)) {
+      const link = parseLink(def, key, splitValues(raw), plainCriterion);
+      if ('unsupported' in link) {
+        if (strict) throw badRequest(link.unsupported);
+        out.ignored.push(key.slice(0, 60));
+      } else out.criteria.push(link.criterion);
+      continue;
+    }
     const [name, modifier, ...rest] = key.split(':');
     if (rest.length) throw badRequest(`Search parameter ${key.slice(0, 60)} has more than one modifier`);
     if (CONTROL.has(name)) {
-      if (name === '_count') out.count = parseInteger('_count', raw, 0, MAX_COUNT);
-      else if (name === '_total') {
+      if (name === '_count') {
+        out.count = parseInteger('_count', raw, 0, MAX_COUNT);
+        // No page to show: the count alone, and no next link a client would follow forever.
+        if (out.count === 0) out.summaryCount = true;
+      } else if (name === '_total') {
         if (raw !== 'none' && raw !== 'accurate' && raw !== 'estimate') throw badRequest('_total must be none, estimate or accurate');
         out.total = raw === 'accurate' ? 'accurate' : 'none';
       } else if (name === '_summary') {
@@ -92,25 +115,13 @@ export function parseSearch(def: ResourceDefinition, query: Array<[string, strin
       }
       continue;
     }
-    const values = splitValues(raw);
-    if (values.some((v) => v === '') && modifier !== 'missing') throw badRequest(`Search parameter ${name} has an empty value`);
-    if (name === '_id') {
-      if (modifier) throw badRequest('_id takes no modifier');
-      out.criteria.push({ param: { name: '_id', type: 'token' }, values });
-      continue;
-    }
-    if (name === '_lastUpdated') {
-      if (modifier) throw badRequest('_lastUpdated takes no modifier');
-      out.criteria.push({ param: { name: '_lastUpdated', type: 'date' }, values, dates: parseDates(name, values) });
-      continue;
-    }
-    const param = def.search.find((p) => p.name === name);
-    if (!param) {
-      if (strict) throw badRequest(`Unknown search parameter ${name.slice(0, 60)} for ${def.type}`);
+    const c = plainCriterion(def, name, modifier, splitValues(raw));
+    if (!c) {
+      if (strict) throw badRequest(`Unknown search parameter ${name.slice(0, 60)} for ${def.type} (see the CapabilityStatement; Prefer: handling=lenient ignores it instead)`);
       out.ignored.push(name.slice(0, 60));
       continue;
     }
-    out.criteria.push(criterion(param, modifier, values));
+    out.criteria.push(c);
   }
   return out;
 }

@@ -64,9 +64,23 @@ export function validateResource(resource: unknown, expectedType: ValidatedType)
   // A profile restating a core rule (a required binding, a min 1) would report the same fault twice.
   const reported = new Set(issues.map((i) => `${i.code} ${i.expression[0]}`));
   for (const profile of clinicProfiles().byType.get(expectedType) ?? []) {
-    issues.push(...checkProfile(profile, resource).filter((i) => !reported.has(`${i.code} ${i.expression[0]}`)));
+    for (const i of checkProfile(profile, resource)) {
+      if (reported.has(`${i.code} ${i.expression[0]}`)) continue;
+      profileIssues.add(i);
+      issues.push(i);
+    }
   }
   return issues;
+}
+
+const profileIssues = new WeakSet<OperationOutcomeIssue>();
+
+/**
+ * The status a write with these issues gets: 422 when the resource is valid FHIR that only our
+ * profiles refuse (FHIR's "violates applicable profiles"), 400 when it is not valid FHIR at all.
+ */
+export function validationStatus(issues: readonly OperationOutcomeIssue[]): 400 | 422 {
+  return issues.length > 0 && issues.every((i) => profileIssues.has(i)) ? 422 : 400;
 }
 
 /** Compiles the schema validators and loads the clinic profiles, so the first request is not slow. */

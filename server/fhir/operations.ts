@@ -1,0 +1,86 @@
+import type { FhirMethod } from './request';
+
+/**
+ * The operations this server answers, as the CapabilityStatement declares them. Add an entry here
+ * when an operation works (and only then): test/fhir/conformance.test.ts calls each one it lists.
+ */
+export interface DeclaredOperation {
+  /** Without the `$`. */
+  name: string;
+  /** Canonical URL of its OperationDefinition. */
+  definition: string;
+  /** `system`: [base]/$name; `type`: [base]/[type]/$name; `instance`: [base]/[type]/[id]/$name. */
+  levels: ReadonlyArray<'system' | 'type' | 'instance'>;
+  /** The types it is invoked on (type and instance levels). */
+  types?: readonly string[];
+  documentation?: string;
+}
+
+// One entry per operation, in any order.
+const BULK_EXPORT = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
+
+export const OPERATIONS: DeclaredOperation[] = [
+  {
+    name: 'export', definition: `${BULK_EXPORT}/export`, levels: ['system'],
+    documentation: 'Bulk Data 2.0: GET [base]/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson; status at [base]/$export-status/{job}',
+  },
+  {
+    name: 'export', definition: `${BULK_EXPORT}/patient-export`, levels: ['type'], types: ['Patient'],
+    documentation: 'GET [base]/Patient/$export with Prefer: respond-async; _type, _since, _outputFormat=application/fhir+ndjson',
+  },
+  {
+    name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', levels: ['type', 'instance'], types: ['Patient'],
+    documentation: 'GET Patient/{id}/$everything (or Patient/$everything with a patient in context); _since, _type, _count',
+  },
+  {
+    name: 'verify', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-verify', levels: ['type'], types: ['AuditEvent'],
+    documentation: 'POST, Parameters from/to: checks the clinic\'s sealed audit trail (result valid | invalid | incomplete, issues). Needs compliance.auditEvents.verify.',
+  },
+  {
+    name: 'checkpoint', definition: 'urn:clinic-fhir:OperationDefinition/AuditEvent-checkpoint', levels: ['type'], types: ['AuditEvent'],
+    documentation: 'GET: the clinic\'s latest signed audit checkpoint (tree size, head, Ed25519 signature, public key).',
+  },
+  // Care relationships and break-glass (server/care), each POST with Parameters unless noted.
+  ...[
+    ['assign', 'Assigns a user to the patient (care-team policy): Parameters user, end'],
+    ['unassign', 'Ends a user\'s assignment to the patient: Parameters user'],
+    ['share', 'An assigned clinician shares the patient with another user for at most 30 days: Parameters user, end'],
+    ['break-glass', 'POST: emergency access for at most 24 h (category, reason, durationHours); GET: the patient\'s grants'],
+    ['break-glass-revoke', 'Revokes a grant: Parameters grant (the patient, the grantee or compliance)'],
+    ['break-glass-review', 'Compliance reviews a grant: Parameters grant, decision, note'],
+  ].map(([name, documentation]): DeclaredOperation => ({
+    name, definition: `https://fhir.clinic.example/OperationDefinition/${name}`, levels: ['instance'], types: ['Patient'], documentation,
+  })),
+  {
+    name: 'set-access-policy', definition: 'https://fhir.clinic.example/OperationDefinition/set-access-policy', levels: ['system'],
+    documentation: 'POST [base]/$set-access-policy, Parameters policy (clinic-wide | care-team): the clinic admin sets the access policy',
+  },
+];
+
+/** A FHIR operation served beside the REST interactions (server/care implements them). */
+export interface OperationRoute {
+  method: FhirMethod;
+  /** `instance`: `[base]/Patient/{id}/$name`; `system`: `[base]/$name`. */
+  level: 'instance' | 'system';
+  name: string;
+}
+
+/** Every operation this server serves; the edge checks (hostile-input.ts) let exactly these through. */
+export const OPERATION_ROUTES: readonly OperationRoute[] = [
+  { method: 'POST', level: 'instance', name: '$assign' },
+  { method: 'POST', level: 'instance', name: '$unassign' },
+  { method: 'POST', level: 'instance', name: '$share' },
+  { method: 'POST', level: 'instance', name: '$break-glass' },
+  { method: 'GET', level: 'instance', name: '$break-glass' },
+  { method: 'POST', level: 'instance', name: '$break-glass-revoke' },
+  { method: 'POST', level: 'instance', name: '$break-glass-review' },
+  { method: 'POST', level: 'system', name: '$set-access-policy' },
+];
+
+/** The operation a method and decoded path segments name (only Patient has instance operations). */
+export function matchOperation(method: FhirMethod, segments: readonly string[]): OperationRoute | undefined {
+  const name = segments.length === 3 && segments[0] === 'Patient' && segments[1] !== '' ? segments[2] : segments.length === 1 ? segments[0] : undefined;
+  const level = segments.length === 3 ? 'instance' : 'system';
+  return OPERATION_ROUTES.find((o) => o.method === method && o.level === level && o.name === name);
+}
+
