@@ -53,6 +53,11 @@ describe('Console: the Integrity screen and the overview\'s seal facts', functio
     expect((await consoleGet(url, o.cookie)).status).to.equal(200);
     const [view] = await (await admin())('audit_event').where({ clinic_id: doctor.clinic, user_id: o.user, subtype: 'console-view' }).select('query');
     expect(view.query).to.equal(url);
+    // A refusal is recorded after the rollback, through another statement: its "?" is kept too.
+    const bad = '/console/access?from=2026-02-30';
+    expect((await consoleGet(bad, o.cookie)).status).to.equal(400);
+    const [refused] = await (await admin())('audit_event').where({ clinic_id: doctor.clinic, user_id: o.user, outcome: '4' }).select('query');
+    expect(refused.query).to.equal(bad);
     const res = await runCheck(o.cookie);
     expect(res.text).to.match(/id="verify-result" class="verify-valid">valid</);
   });
