@@ -21,8 +21,10 @@ import { rotateSigningKey } from '../server/oauth/signing-keys';
 import { useSecretKeys } from '../server/oauth/secret-box';
 import { rotateSecretsKey } from '../server/admin/secrets';
 import { setClinicPolicy } from '../server/admin/access-policy';
+import { cliOperator, type PrivilegedActor } from '../server/audit/privileged';
 
-const USAGE = `usage: npm run --silent admin -- <command> [options]
+const USAGE = `usage: npm run --silent admin -- <command> [options] [--actor NAME]
+  (--actor: who the audit trail names as the operator of a change; default: OS user@host)
   clinic create --name NAME
   clinic list
   clinic set-policy --clinic ID --policy clinic-wide|care-team   (who sees a patient's clinical records)
@@ -78,9 +80,17 @@ const req = (opts: Record<string, string>, name: string): string => {
   return v;
 };
 
+/** The operator every privileged change is audited under: `--actor`, or the OS user at this host. */
+function operatorOf(opts: Record<string, string>): PrivilegedActor {
+  const given = opts.actor;
+  if (given !== undefined && (given.trim() === '' || given.length > 200 || /[\u0000-\u001f\u007f]/.test(given))) throw new AdminError('--actor must be 1 to 200 printable characters');
+  return { operator: cliOperator(given?.trim()) };
+}
+
 async function main(): Promise<void> {
   const { words, opts, lists } = parseArgs(process.argv.slice(2));
   const cmd = words.join(' ');
+  const actor = operatorOf(opts);
   if (!cmd || cmd === 'help') { process.stdout.write(`${USAGE}\n`); return; }
   const cfg = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
   const conn = await adminConnection(cfg);
@@ -88,7 +98,7 @@ async function main(): Promise<void> {
   try {
     await migrate(conn.url);
     useSecretKeys(cfg);
-    const out = await run(cmd, opts, admin, cfg, lists);
+    const out = await run(cmd, opts, admin, cfg, lists, actor);
     process.stdout.write(typeof out === 'string' ? `${out}\n` : `${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await admin.destroy();
@@ -96,35 +106,35 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, cfg: ReturnType<typeof loadConfig>, lists: Record<string, string[]>): Promise<unknown> {
-  const oauth = await runOAuth(cmd, opts, admin, lists);
+async function run(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, cfg: ReturnType<typeof loadConfig>, lists: Record<string, string[]>, actor: PrivilegedActor): Promise<unknown> {
+  const oauth = await runOAuth(cmd, opts, admin, lists, actor);
   if (oauth !== undefined) return oauth;
   switch (cmd) {
-    case 'clinic create': return createClinic(admin, req(opts, 'name'));
+    case 'clinic create': return createClinic(admin, req(opts, 'name'), actor);
     case 'clinic list': return listClinics(admin);
-    case 'clinic set-policy': return setClinicPolicy(admin, { clinicId: req(opts, 'clinic'), policy: req(opts, 'policy'), operator: process.env.USER });
-    case 'secrets rotate-key': return rotateSecretsKey(admin, cfg);
+    case 'clinic set-policy': return setClinicPolicy(admin, { clinicId: req(opts, 'clinic'), policy: req(opts, 'policy') }, actor);
+    case 'secrets rotate-key': return rotateSecretsKey(admin, cfg, actor);
     case 'user create': {
       // Check the password before creating anyone, so a weak one leaves nothing half-made.
       if (opts.password !== undefined && opts.password.length < PASSWORD_MIN_LENGTH) throw new AdminError(`--password must be at least ${PASSWORD_MIN_LENGTH} characters`);
       const user = await createUser(admin, {
         clinicId: req(opts, 'clinic'), email: req(opts, 'email'), role: req(opts, 'role'), displayName: opts.name, practitionerId: opts.practitioner,
-      });
-      if (opts.password !== undefined) await setUserPassword(admin, user.id, opts.password);
+      }, actor);
+      if (opts.password !== undefined) await setUserPassword(admin, user.id, opts.password, actor);
       return { ...user, ...(opts.password !== undefined ? { password: 'set' } : {}) };
     }
     case 'user list': return listUsers(admin, req(opts, 'clinic'));
-    case 'user set-practitioner': return setUserPractitioner(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), practitionerId: req(opts, 'practitioner') });
-    case 'user set-role': return setUserRole(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), role: req(opts, 'role') });
-    case 'user disable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: true });
-    case 'user enable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: false });
+    case 'user set-practitioner': return setUserPractitioner(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), practitionerId: req(opts, 'practitioner') }, actor);
+    case 'user set-role': return setUserRole(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), role: req(opts, 'role') }, actor);
+    case 'user disable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: true }, actor);
+    case 'user enable': return setUserDisabled(admin, { userId: req(opts, 'user'), clinicId: opts.clinic, disabled: false }, actor);
     case 'role list': return listRoles(admin, req(opts, 'clinic'));
     case 'role set-permissions': {
       const text = opts.json ?? (opts.file ? fs.readFileSync(opts.file, 'utf8') : undefined);
       if (!text) throw new AdminError('--json or --file is required');
       let tree: unknown;
       try { tree = JSON.parse(text); } catch { throw new AdminError('the permission tree is not valid JSON'); }
-      return setRolePermissions(admin, { clinicId: req(opts, 'clinic'), role: req(opts, 'role'), permissions: tree });
+      return setRolePermissions(admin, { clinicId: req(opts, 'clinic'), role: req(opts, 'role'), permissions: tree }, actor);
     }
     case 'token': {
       const clinicId = req(opts, 'clinic');
@@ -145,11 +155,11 @@ async function run(cmd: string, opts: Record<string, string>, admin: knexFactory
 }
 
 /** The authorization server's commands (undefined: not one of them). */
-async function runOAuth(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, lists: Record<string, string[]>): Promise<unknown> {
+async function runOAuth(cmd: string, opts: Record<string, string>, admin: knexFactory.Knex, lists: Record<string, string[]>, actor: PrivilegedActor): Promise<unknown> {
   switch (cmd) {
-    case 'user set-password': return setUserPassword(admin, req(opts, 'user'), req(opts, 'password'));
-    case 'user mfa-enroll': return enrollMfa(admin, req(opts, 'user'));
-    case 'user unlock': return unlockUser(admin, req(opts, 'user'));
+    case 'user set-password': return setUserPassword(admin, req(opts, 'user'), req(opts, 'password'), actor);
+    case 'user mfa-enroll': return enrollMfa(admin, req(opts, 'user'), actor);
+    case 'user unlock': return unlockUser(admin, req(opts, 'user'), actor);
     case 'address unlock': return unlockAddress(admin, req(opts, 'address'));
     case 'client create': {
       const type = req(opts, 'type');
@@ -157,16 +167,16 @@ async function runOAuth(cmd: string, opts: Record<string, string>, admin: knexFa
       return createOAuthClient(admin, {
         clinicId: req(opts, 'clinic'), name: req(opts, 'name'), type, scope: req(opts, 'scope'), role: opts.role,
         redirectUris: lists['redirect-uri'] ?? [], jwks: opts['jwks-file'] ? readJwksFile(opts['jwks-file']) : undefined, jwksUrl: opts['jwks-url'],
-      });
+      }, actor);
     }
     case 'client list': return listOAuthClients(admin, opts.clinic);
-    case 'client disable': return setClientDisabled(admin, req(opts, 'client'), true);
-    case 'client enable': return setClientDisabled(admin, req(opts, 'client'), false);
+    case 'client disable': return setClientDisabled(admin, req(opts, 'client'), true, actor);
+    case 'client enable': return setClientDisabled(admin, req(opts, 'client'), false, actor);
     case 'launch create': return createLaunch(admin, { clinicId: req(opts, 'clinic'), userId: req(opts, 'user'), patientId: opts.patient, clientId: opts.client });
     case 'key rotate': {
       const propagate = opts.propagate === undefined ? 120 : Number(opts.propagate);
       if (!Number.isInteger(propagate) || propagate < 0 || propagate > 86_400) throw new AdminError('--propagate must be 0 to 86400 seconds');
-      return rotateSigningKey(admin, propagate);
+      return rotateSigningKey(admin, propagate, actor);
     }
     default: return undefined;
   }

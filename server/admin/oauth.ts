@@ -12,6 +12,8 @@ import { seal } from '../oauth/secret-box';
 import { loadSigningKeyAsAdmin } from '../oauth/signing-keys';
 import { STATIC_SCOPES, splitScopes } from '../oauth/smart-scopes';
 import { isUuid } from '../http/ids';
+import { PRIVILEGED, type PrivilegedActor } from '../audit/privileged';
+import { clientState, clinicsOf, credentialState, defaultActor, privileged } from './changes';
 import { AdminError, asAdmin } from './tenancy';
 
 const need = (cond: unknown, msg: string): void => { if (!cond) throw new AdminError(msg); };
@@ -58,7 +60,7 @@ export interface ClientSpec {
  * id and a membership at its clinic with `role`: system tokens act as that principal, so RLS and the
  * role tree cap them like any user, and disabling the client disables the principal.
  */
-export async function createOAuthClient(admin: Knex, spec: ClientSpec) {
+export async function createOAuthClient(admin: Knex, spec: ClientSpec, actor: PrivilegedActor = defaultActor()) {
   need(isUuid(spec.clinicId), '--clinic must be a clinic id (uuid)');
   need(typeof spec.name === 'string' && spec.name.trim().length > 0 && spec.name.length <= 200, '--name must be 1 to 200 characters');
   need(spec.type === 'public' || spec.type === 'confidential-asymmetric', '--type must be public or confidential-asymmetric');
@@ -72,7 +74,7 @@ export async function createOAuthClient(admin: Knex, spec: ClientSpec) {
   const jwks = spec.jwks ? checkJwks(spec.jwks) : undefined;
   need(!system || spec.role, '--role is required with system/ scopes (the role the client acts with at its clinic)');
 
-  return asAdmin(admin, async (trx) => {
+  return privileged(admin, actor, async (trx, changes) => {
     const clinic = await trx('clinic').where({ id: spec.clinicId }).first('id');
     need(clinic, `no clinic ${spec.clinicId}`);
     const id = crypto.randomUUID();
@@ -88,6 +90,7 @@ export async function createOAuthClient(admin: Knex, spec: ClientSpec) {
       id, clinic_id: spec.clinicId, name: spec.name.trim(), client_type: spec.type, redirect_uris: spec.redirectUris,
       scope: scopes.join(' '), jwks: jwks ? JSON.stringify(jwks) : null, jwks_uri: spec.jwksUrl ?? null, service_user_id: serviceUser,
     });
+    changes.push({ subtype: PRIVILEGED.softwareConfiguration, action: 'C', object: 'OAuthClient', id, new: await clientState(trx, id), clinicIds: [spec.clinicId], summary: 'client registered' });
     return { clientId: id, clinicId: spec.clinicId, type: spec.type, scope: scopes.join(' '), ...(system ? { role: spec.role } : {}) };
   });
 }
@@ -99,37 +102,52 @@ export async function listOAuthClients(admin: Knex, clinicId?: string) {
 }
 
 /** Disables (or enables) a client and its service principal: outstanding system tokens stop working too. */
-export async function setClientDisabled(admin: Knex, clientId: string, disabled: boolean) {
+export async function setClientDisabled(admin: Knex, clientId: string, disabled: boolean, actor: PrivilegedActor = defaultActor()) {
   need(isUuid(clientId), '--client must be a client id (uuid)');
-  return asAdmin(admin, async (trx) => {
-    const [row] = await trx('oauth_client').where({ id: clientId }).update({ disabled }).returning(['id', 'service_user_id']);
+  return privileged(admin, actor, async (trx, changes) => {
+    const old = await clientState(trx, clientId);
+    const [row] = await trx('oauth_client').where({ id: clientId }).update({ disabled }).returning(['id', 'clinic_id', 'service_user_id']);
     need(row, `no client ${clientId}`);
     if (row.service_user_id) await trx('app_user').where({ id: row.service_user_id }).update({ disabled });
+    changes.push({
+      subtype: PRIVILEGED.softwareConfiguration, action: 'U', object: 'OAuthClient', id: clientId, old, new: await clientState(trx, clientId),
+      clinicIds: [row.clinic_id as string], summary: disabled ? 'client disabled' : 'client enabled',
+    });
     return { clientId, disabled };
   });
 }
 
-export async function setUserPassword(admin: Knex, userId: string, password: string) {
+export async function setUserPassword(admin: Knex, userId: string, password: string, actor: PrivilegedActor = defaultActor()) {
   need(isUuid(userId), '--user must be a user id (uuid)');
   need(typeof password === 'string' && password.length >= PASSWORD_MIN_LENGTH && password.length <= 256, `--password must be ${PASSWORD_MIN_LENGTH} to 256 characters`);
   const hash = await hashPassword(password);
-  return asAdmin(admin, async (trx) => {
+  return privileged(admin, actor, async (trx, changes) => {
     need(await trx('app_user').where({ id: userId }).first('id'), `no user ${userId}`);
+    const old = await credentialState(trx, userId);
     await trx('user_credential').insert({ user_id: userId, password_hash: hash }).onConflict('user_id').merge({ password_hash: hash, updated_at: trx.fn.now() });
+    changes.push({
+      subtype: PRIVILEGED.userSecurityAttributesChanged, action: 'U', object: 'User', id: userId, old, new: await credentialState(trx, userId),
+      clinicIds: await clinicsOf(trx, userId), summary: 'password set',
+    });
     return { userId, password: 'set' };
   });
 }
 
 /** Enrols (or re-enrols) TOTP: prints the secret and the otpauth URI for an authenticator app. */
-export async function enrollMfa(admin: Knex, userId: string) {
+export async function enrollMfa(admin: Knex, userId: string, actor: PrivilegedActor = defaultActor()) {
   need(isUuid(userId), '--user must be a user id (uuid)');
   const secret = newTotpSecret();
-  return asAdmin(admin, async (trx) => {
+  return privileged(admin, actor, async (trx, changes) => {
     const user = await trx('app_user').where({ id: userId }).first('id', 'email');
     need(user, `no user ${userId}`);
+    const old = await credentialState(trx, userId);
     const sealed = seal(secret, PURPOSE.totp);
     await trx('user_credential').insert({ user_id: userId, totp_secret: sealed, mfa_enrolled_at: trx.fn.now() })
       .onConflict('user_id').merge({ totp_secret: sealed, totp_last_step: null, mfa_enrolled_at: trx.fn.now(), updated_at: trx.fn.now() });
+    changes.push({
+      subtype: PRIVILEGED.userSecurityAttributesChanged, action: 'U', object: 'User', id: userId, old, new: await credentialState(trx, userId),
+      clinicIds: await clinicsOf(trx, userId), summary: 'TOTP enrolled',
+    });
     return { userId, secret, otpauthUri: otpauthUri(secret, user.email as string) };
   });
 }

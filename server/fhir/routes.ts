@@ -68,7 +68,8 @@ export function matchRoute(method: FhirMethod, segments: readonly string[]): Mat
     if (pattern.length !== segments.length) continue;
     const params: Record<string, string> = {};
     const ok = pattern.every((p, i) => {
-      if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== ''; }
+      // No type, id or version starts with `$`: such a segment names an operation, never a parameter.
+      if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== '' && !segments[i].startsWith('$'); }
       return p === segments[i];
     });
     if (ok) return { route, params };

@@ -5,6 +5,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import type { Knex } from 'knex';
 import { ADMIN_ROLE } from '../../db/roles';
 import type { SigningKey } from '../auth/keys';
+import { cliOperator, PRIVILEGED, type PrivilegedActor, writePrivileged } from '../audit/privileged';
 import { asAuthServer } from './auth-db';
 import { sealJwk, unsealJwk } from './sealed-secrets';
 
@@ -117,16 +118,21 @@ export async function loadSigningKeyAsAdmin(admin: Knex, dataDir: string): Promi
  * reloads its keys at least that often); the keys it replaces stay published until what they signed
  * has expired.
  */
-export async function rotateSigningKey(admin: Knex, propagateSeconds = 120): Promise<{ kid: string; signsFrom: string; retiring: string[] }> {
+export async function rotateSigningKey(admin: Knex, propagateSeconds = 120, actor: PrivilegedActor = { operator: cliOperator() }): Promise<{ kid: string; signsFrom: string; retiring: string[] }> {
   return admin.transaction(async (trx) => {
     await trx.raw(`set local role ${ADMIN_ROLE}`);
     const row = await newKeyRow();
     const [inserted] = await trx('oauth_signing_key')
       .insert({ ...row, signs_from: trx.raw(`now() + make_interval(secs => ?)`, [propagateSeconds]) })
-      .returning(['kid', 'signs_from']);
+      .returning(['kid', 'alg', 'signs_from']);
     const retiring = await trx('oauth_signing_key').whereNot('kid', row.kid).whereNull('retire_at')
       .update({ retire_at: trx.raw(`now() + make_interval(secs => ?)`, [propagateSeconds + MAX_SIGNED_LIFETIME_S]) })
-      .returning('kid');
-    return { kid: inserted.kid as string, signsFrom: new Date(inserted.signs_from).toISOString(), retiring: retiring.map((r: { kid: string }) => r.kid) };
+      .returning(['kid', 'retire_at']) as Array<{ kid: string; retire_at: Date }>;
+    // A server-wide change: recorded with the server's own events (no clinic).
+    await writePrivileged(trx, actor, [{
+      subtype: PRIVILEGED.softwareConfiguration, action: 'C', object: 'SigningKey', id: row.kid, clinicIds: [], summary: 'signing key rotated',
+      new: { kid: row.kid, alg: inserted.alg, signsFrom: inserted.signs_from, privateKey: row.private_jwk, retiring: retiring.map((r) => ({ kid: r.kid, retireAt: r.retire_at })) },
+    }]);
+    return { kid: inserted.kid as string, signsFrom: new Date(inserted.signs_from).toISOString(), retiring: retiring.map((r) => r.kid) };
   });
 }

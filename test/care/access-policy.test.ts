@@ -15,9 +15,9 @@ async function member(clinicId: string, role: string): Promise<{ user: string; a
 describe('the clinic access policy and care relationships', () => {
   it('the operator sets the policy (admin CLI), recorded as a privileged change; a bad value changes nothing', async () => {
     const a = await actor('clinic-admin');
-    const done = await setClinicPolicy(await admin(), { clinicId: a.clinic, policy: 'care-team', operator: 'ops' });
+    const done = await setClinicPolicy(await admin(), { clinicId: a.clinic, policy: 'care-team' }, { operator: 'ops' });
     expect(done).to.deep.equal({ clinic: a.clinic, policy: 'care-team', previous: 'clinic-wide' });
-    const [row] = await auditRows({ clinic_id: a.clinic, type: 'security', subtype: '110131' });
+    const [row] = await auditRows({ clinic_id: a.clinic, type: 'security', subtype: '110131', entity_type: 'ClinicSettings' });
     expect(row.detail).to.deep.include({ old: '{"accessPolicy":"clinic-wide"}', new: '{"accessPolicy":"care-team"}', operator: 'ops' });
     let refused: unknown;
     await setClinicPolicy(await admin(), { clinicId: a.clinic, policy: 'everyone' }).catch((e: unknown) => { refused = e; });

@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { AuditEvent } from 'fhir/r4';
+import { auditEvents } from '../helpers/audit';
+import { testServer } from '../helpers/server';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Runs the admin CLI against the test server's database, as an operator would. */
+export async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const s = await testServer();
+  const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: s.cfg.baseUrl, LOG_LEVEL: 'silent' };
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** The privileged-change events (type `security`) the narrowing columns select, oldest first. */
+export function changeEvents(where: Record<string, string>): Promise<Array<AuditEvent & { id: string }>> {
+  return auditEvents((q) => q.where({ type: 'security', ...where }));
+}
+
+/** The changed object's `old` and `new` state of an event, parsed (undefined where the event has none). */
+export function statesOf(e: AuditEvent): { old?: Record<string, unknown>; new?: Record<string, unknown> } {
+  const detail = e.entity?.[0]?.detail ?? [];
+  const parse = (type: string) => {
+    const v = detail.find((d) => d.type === type)?.valueString;
+    return v === undefined ? undefined : JSON.parse(v) as Record<string, unknown>;
+  };
+  return { old: parse('old'), new: parse('new') };
+}
+
+/** Every leaf of a JSON value by its dotted path. */
+export function leaves(v: unknown, prefix = ''): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) for (const [p, y] of leaves(x, prefix ? `${prefix}.${k}` : k)) out.set(p, y);
+  } else out.set(prefix, JSON.stringify(v));
+  return out;
+}
+
+/** The dotted paths whose value differs between two JSON values (present in one only counts). */
+export function changedPaths(a: unknown, b: unknown): string[] {
+  const la = leaves(a);
+  const lb = leaves(b);
+  return [...new Set([...la.keys(), ...lb.keys()])].filter((k) => la.get(k) !== lb.get(k)).sort();
+}
