@@ -68,6 +68,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
   const db = await openDatabase(cfg, { prepare: !prepared });
   let docs: Awaited<ReturnType<typeof openDocuments>> | undefined;
   let metrics: MetricsServer | undefined;
+  let sealer: Sealer | undefined;
   try {
     docs = await openDocuments(cfg, db.runtime, { sweeper: background });
     const documents = docs.service;
@@ -81,7 +82,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     if (!prepared) await prepareAuditSeal(cfg, db.adminUrl);
     const seal = cfg.auditSeal.enabled ? { key: loadSealKey(cfg.dataDir, cfg.auditSeal.key), anchors: objectStoreAnchors(documents) } : undefined;
     // Every process tries for the sealer lock, so another takes over when the one sealing stops.
-    const sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
+    sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
       () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
     // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
@@ -128,6 +129,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
       },
     };
   } catch (err) {
+    // The sealer's own connection would keep a failed start's process alive.
+    await sealer?.stop().catch(() => undefined);
     await metrics?.close().catch(() => undefined);
     await docs?.close().catch(() => undefined);
     await db.close().catch(() => undefined);
