@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   // Rate limits (README, "Rate limits"): per address until the token is verified, then per user or client.
   // The compliance console: its own session cookie, pages in the same audited RLS transactions as the API.
-  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret }));
+  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret, seal: deps.seal }));
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").
