@@ -13,7 +13,7 @@ import { assertPatientInClinic, CATEGORIES, DECISIONS, grantOf, type GrantRow, g
 import { Parameters, parametersText } from './parameters';
 
 const REQUEST_KEY = 'clinical.breakGlass.request';
-const REVIEW_KEY = 'compliance.breakGlass.review';
+export const REVIEW_KEY = 'compliance.breakGlass.review';
 const MIN_REASON = 20;
 
 const lifeDetail = (g: Pick<GrantRow, 'id' | 'category' | 'reason'>) => ({ grant: g.id, category: g.category, reason: g.reason });
@@ -144,17 +144,22 @@ export async function listBreakGlass(db: Knex, access: AccessContext, req: FhirR
   });
 }
 
-/** `POST Patient/{id}/$break-glass-review` with `grant`, `decision` and `note`: compliance only, a privileged change. */
-export async function reviewBreakGlass(db: Knex, access: AccessContext, req: FhirRequest): Promise<FhirResult> {
-  const patientId = patientIdOf(req.params.id);
+/** What a review decides: the grant, the decision and an optional note (read inside the audited transaction). */
+export interface ReviewInput { grantId: string; decision: string; note?: string }
+
+/**
+ * The one implementation of a break-glass review, for `$break-glass-review` and the console's
+ * decision form alike: compliance only (compliance.breakGlass.review), a privileged change (DCM
+ * 110136 with the review before and after). `input` reads the caller's values; its mistakes are
+ * refusals audited like any other. Answers the grant as it now stands.
+ */
+export async function reviewGrant(db: Knex, access: AccessContext, rawPatientId: string | undefined, input: () => ReviewInput): Promise<GrantRow> {
+  const patientId = patientIdOf(rawPatientId);
   const facts = operationFacts(access, '$break-glass-review', patientId, 'U');
   return audited(db, access, facts, {}, async (tx) => {
     if (access.patientId || !grants(tx.membership.permissions, REVIEW_KEY)) throw forbidden(`Access denied: reviews need ${REVIEW_KEY}`);
-    const p = Parameters.of(req);
-    const grantId = p.id('grant');
-    const decision = p.text('decision', { required: true });
+    const { grantId, decision, note } = input();
     if (!(DECISIONS as readonly string[]).includes(decision)) throw unprocessable(`Parameter 'decision' must be one of ${DECISIONS.join(', ')}`, ['decision']);
-    const note = p.text('note');
     if (note !== undefined && note.length > 2000) throw unprocessable("Parameter 'note' must hold at most 2000 characters", ['note']);
     const g = await grantOf(tx.trx, patientId, grantId);
     const [after] = await tx.trx<GrantRow>('break_glass_grant').where({ id: g.id })
@@ -164,6 +169,14 @@ export async function reviewBreakGlass(db: Knex, access: AccessContext, req: Fhi
       resourceType: 'Patient', resourceId: patientId,
       detail: { grant: g.id, old: jcs({ review: g.review_status, note: g.review_note }), new: jcs({ review: decision, note: note ?? null }) },
     }));
-    return answer(200, after);
+    return after;
   });
+}
+
+/** `POST Patient/{id}/$break-glass-review` with `grant`, `decision` and `note`: compliance only, a privileged change. */
+export async function reviewBreakGlass(db: Knex, access: AccessContext, req: FhirRequest): Promise<FhirResult> {
+  return answer(200, await reviewGrant(db, access, req.params.id, () => {
+    const p = Parameters.of(req);
+    return { grantId: p.id('grant'), decision: p.text('decision', { required: true }), note: p.text('note') };
+  }));
 }

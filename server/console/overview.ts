@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { AuditedTx } from '../pipeline/audited';
 import { computeAlerts } from './alerts';
+import { pendingReviewsCard } from './break-glass';
 import { query } from './html';
 import type { Card } from './pages';
 import { clinicStaff } from './staff';
@@ -18,7 +19,7 @@ const SOURCES: CardSource[] = [
   async (tx, clinic, since) => ({ label: 'Refusals', value: await count(tx, clinic, since, (q) => q.whereNot('outcome', '0')), href: query('/console/access', { outcome: '4', from: since.slice(0, 10) }) }),
   async (tx, clinic, since) => ({ label: 'Emergency (break-glass) accesses', value: await count(tx, clinic, since, (q) => q.where('purpose_of_use', 'BTG')), href: query('/console/access', { purpose: 'BTG', from: since.slice(0, 10) }) }),
   async (tx, clinic, since, db) => ({ label: 'Open alerts', value: String((await computeAlerts(tx.trx, clinic, since, new Date(Date.now() + 60_000).toISOString(), await clinicStaff(db, clinic))).filter((a) => !a.review).length), href: '/console/alerts' }),
-  async () => ({ label: 'Pending break-glass reviews', value: '—', note: 'shown once break-glass review is installed' }),
+  async (tx, clinic) => pendingReviewsCard(tx, clinic),
 ];
 
 export function addOverviewCard(source: CardSource): void { SOURCES.push(source); }

@@ -10,6 +10,7 @@ import type { KeyRing } from '../oauth/signing-keys';
 import { audited, auditedOutside, type AuditedTx } from '../pipeline/audited';
 import { accessLogPage } from './access-log';
 import { computeAlerts } from './alerts';
+import { breakGlassScreen, type Ctx, type Handler } from './break-glass-routes';
 import { privilegedChanges } from './changes';
 import { type ExportFormat, streamExport } from './export';
 import { filterParams, parseFilters } from './filters';
@@ -27,8 +28,6 @@ export interface ConsoleDeps { cfg: Config; db: Knex; keys: KeyRing; csrfSecret:
 const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
 
-interface Ctx { session: ConsoleSession; csrf: string }
-type Handler = (req: Request, res: Response, ctx: Ctx) => Promise<void>;
 
 /**
  * The compliance console at /console: server-rendered pages for users whose role holds
@@ -172,6 +171,8 @@ export function consoleRouter(deps: ConsoleDeps): Router {
       sendHtml(res, 400, layout({ title: 'Integrity', active: '/console/integrity', csrf: ctx.csrf, user: ctx.session.label }, integrityBody({ csrf: ctx.csrf, ...shown, error: err.message })));
     }
   }));
+
+  breakGlassScreen(router, { db, form, signedIn, posted, asViewer, page });
 
   router.post('/logout', form, posted(async (_req, res) => {
     clearSession(res, secure);

@@ -1,9 +1,11 @@
 import crypto from 'node:crypto';
+import type { Page } from 'playwright-core';
 import { seal } from '../../server/oauth/secret-box';
 import { CONSOLE_CLIENT_ID } from '../../server/oauth/first-party';
 import type { ConsoleSession } from '../../server/console/session';
 import { SESSION_COOKIE } from '../../server/console/session';
 import { api, newUser } from '../helpers/server';
+import { totp } from '../oauth/helpers';
 
 /**
  * A console session cookie sealed the way the sign-in seals it, for the page tests that do not
@@ -30,3 +32,13 @@ export async function consoleGet(path: string, cookie: string) {
 
 /** The CSRF token the page's forms carry. */
 export const csrfOf = (html: string): string => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+
+/** Signs in to the console in a browser page: the staff sign-in's password and TOTP, then back to /console. */
+export async function signInConsole(page: Page, base: string, who: { email: string; password: string; secret: string }): Promise<void> {
+  await page.goto(`${base}/console`);
+  await page.fill('#email', who.email);
+  await page.fill('#password', who.password);
+  await page.fill('#code', await totp(who.secret));
+  await page.click('button[type=submit]');
+  await page.waitForURL((u) => u.pathname.startsWith('/console') && u.pathname !== '/console/login');
+}
