@@ -25,6 +25,10 @@ export function executorOn(conn: pg.ClientBase): SqlExecutor {
   };
 }
 
+const LITERAL = 'literal';
+/** The option of a statement made of SQL literals (`trx.raw(sql).options(LITERAL_SQL)`): knex leaves its `?` alone. */
+export const LITERAL_SQL = { [LITERAL]: true } as const;
+
 /** Statements (SQL with literal values) to send in the same round trip as the COMMIT, if any. */
 export type CommitHook = () => string | undefined;
 
@@ -73,6 +77,16 @@ export class TunedPgClient extends Client_PG {
       if (name) obj.options = { ...obj.options, name };
     }
     return super._query(connection, obj);
+  }
+
+  /** SQL sent with `{ literal: true }` holds only literal values: a `?` in one is text, not a placeholder for knex to number. */
+  override query(connection: unknown, queryParam: unknown): Promise<unknown> {
+    const q = queryParam as { sql: string; bindings?: unknown[]; options?: Record<string, unknown> };
+    if (typeof queryParam === 'object' && q.options?.[LITERAL] === true && !q.bindings?.length) {
+      const { [LITERAL]: _literal, ...options } = q.options;
+      return this._query(connection, { sql: q.sql, bindings: [], options });
+    }
+    return super.query(connection, queryParam);
   }
 
   override transaction(container: unknown, config: { begin?: BeginHook; beforeCommit?: CommitHook } | undefined, outerTx: unknown): Knex.Transaction {

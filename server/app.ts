@@ -16,6 +16,7 @@ import { capabilityStatement } from './fhir/capability';
 import { RESOURCE_DEFINITIONS } from './fhir/resources';
 import { fhirRouter, FHIR_JSON } from './fhir/router';
 import { auditOperationsRouter, type AuditSealDeps } from './fhir/audit-operations';
+import { cors, onlyOurCors } from './http/cors';
 import { notFound } from './http/errors';
 import { errorHandler } from './pipeline/error-handler';
 import { rateLimiters } from './pipeline/rate-limit';
@@ -80,6 +81,9 @@ export function createApp(deps: AppDeps): Express {
     runWithRequest({ requestId, method: req.method, path: req.path, sourceIp: req.ip, userAgent: req.headers['user-agent'], log }, next);
   });
 
+  // Browser apps on other origins reach the bearer-token surface; sign-in pages and /oidc/auth stay same-origin.
+  app.use(['/fhir', '/.well-known', '/oidc/token', '/oidc/jwks', '/oidc/.well-known'], cors(cfg));
+  app.use('/oidc', onlyOurCors);
   app.get('/.well-known/jwks.json', (_req, res) => { res.json(jwks(deps.keys.all())); });
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', (_req, res, next) => {
@@ -95,7 +99,7 @@ export function createApp(deps: AppDeps): Express {
   mountOAuth(app, { cfg, db, keys: deps.keys, secrets: deps.oauthSecrets, passport: pp });
   // Rate limits (README, "Rate limits"): per address until the token is verified, then per user or client.
   // The compliance console: its own session cookie, pages in the same audited RLS transactions as the API.
-  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret }));
+  app.use('/console', consoleRouter({ cfg, db, keys: deps.keys, csrfSecret: deps.oauthSecrets.csrfSecret, seal: deps.seal }));
   const limits = rateLimiters(cfg.rateLimit);
   app.use('/fhir', limits.byAddress, requireToken(cfg, pp, db), limits.byCaller);
   // Path, query, headers, encoding and route checked before any router (README, "Hostile input").

@@ -49,6 +49,8 @@ export interface Config {
   /** Prometheus `/metrics` on its own port; unset: not served at all. */
   metrics?: { host: string; port: number };
   rateLimit: RateLimitSettings;
+  /** Origins whose browser apps may call the API with a bearer token (CORS): any (`*`), a list, or none. */
+  corsOrigins: '*' | readonly string[];
 }
 
 /** API request limits, counted in each server process (see README, "Rate limits"); 0 disables one. */
@@ -209,6 +211,21 @@ function metricsSettings(env: Env, publicPort: number): Config['metrics'] {
   return { host, port };
 }
 
+/** CORS_ORIGINS: unset or `*` = any origin, `none` = no CORS, else a comma list of origins (scheme://host[:port]). */
+function corsOrigins(env: Env): Config['corsOrigins'] {
+  const raw = (env.CORS_ORIGINS ?? '').trim();
+  if (raw === '' || raw === '*') return '*';
+  if (raw === 'none') return [];
+  return raw.split(',').map((o) => o.trim()).filter(Boolean).map((o) => {
+    let origin: string | undefined;
+    try { origin = new URL(o).origin; } catch { origin = undefined; }
+    if (!origin || origin === 'null' || origin !== o.replace(/\/$/, '')) {
+      throw new ConfigError(`CORS_ORIGINS entry ${o} is invalid: expected *, none, or origins such as https://app.example.org (scheme, host and port only)`);
+    }
+    return origin;
+  });
+}
+
 export const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** One process per core in production; one elsewhere (development and tests). */
@@ -285,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
       perAddress: int(env, 'RATE_LIMIT_PER_ADDRESS', 3000, 0, 10_000_000),
       windowSeconds: int(env, 'RATE_LIMIT_WINDOW', 60, 1, 3600),
     },
+    corsOrigins: corsOrigins(env),
   };
   const longest = Math.max(cfg.oauth.accessTokenTtl, cfg.oauth.systemTokenTtl);
   if (longest > cfg.maxTokenLifetime) {

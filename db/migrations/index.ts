@@ -22,6 +22,7 @@ import * as m031 from './031_audit_seal';
 import * as m032 from './032_care_team';
 import * as m033 from './033_patient_users';
 import * as m034 from './034_bulk_export';
+import * as m035 from './035_rsa_signing_key';
 import * as m036 from './036_console';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
@@ -51,6 +52,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['032_care_team', m032],
   ['033_patient_users', m033],
   ['034_bulk_export', m034],
+  ['035_rsa_signing_key', m035],
   ['036_console', m036],
 ];
 

@@ -118,18 +118,23 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
     else oldestUnsealed ??= r.last_updated;
   }
   if (oldestUnsealed) incomplete.push('the range holds rows not sealed yet');
-  const lag = await trx.raw(`select extract(epoch from now() - min(a.last_updated))::float8 as lag from audit_event a cross join audit_seal_state s
-     where a.clinic_id = ? and a.last_updated > now() - interval '1 day' and (a.tx, a.id) > (s.cursor_tx, s.cursor_id)`, [clinicId]);
 
   issues.sort((a, b) => a.position - b.position);
   return {
     result: issues.length ? 'invalid' : incomplete.length ? 'incomplete' : 'valid',
     checked,
     verifiedThrough: verifiedThrough?.toISOString(),
-    sealLagSeconds: Math.max(0, Number(lag.rows[0]?.lag ?? 0)),
+    sealLagSeconds: await sealLagSeconds(trx, clinicId),
     issues,
     incomplete,
   };
+}
+
+/** The seal lag of a clinic: the age of its oldest row the sealer has not passed yet (0 when none waits). */
+export async function sealLagSeconds(trx: Knex.Transaction, clinicId: string): Promise<number> {
+  const lag = await trx.raw(`select extract(epoch from now() - min(a.last_updated))::float8 as lag from audit_event a cross join audit_seal_state s
+     where a.clinic_id = ? and a.last_updated > now() - interval '1 day' and (a.tx, a.id) > (s.cursor_tx, s.cursor_id)`, [clinicId]);
+  return Math.max(0, Number(lag.rows[0]?.lag ?? 0));
 }
 
 /** The newest retention record, if its signature holds: the chain's head where the kept trail begins. */

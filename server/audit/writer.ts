@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { LITERAL_SQL } from '../../db/knex-client';
 import { sqlLiteral } from '../../db/literal';
 import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
@@ -66,7 +67,7 @@ export function auditInsertSql(facts: AuditFacts): string {
  */
 export async function writeAudit(trx: Knex.Transaction, facts: AuditFacts): Promise<string> {
   const r = auditRecord(withRequestFacts(facts));
-  await trx.raw(auditRecordInsertSql(r));
+  await trx.raw(auditRecordInsertSql(r)).options(LITERAL_SQL);
   return r.id;
 }
 
@@ -84,7 +85,7 @@ export async function recordAudits(db: Knex, events: readonly AuditFacts[]): Pro
   if (!events.length) return;
   const [first] = events;
   await withClinic(db, { clinicId: first.clinicId ?? '', userId: first.userId ?? '' }, async ({ trx }) => {
-    await trx.raw(events.map((f) => auditInsertSql(withRequestFacts(f))).join('; '));
+    await trx.raw(events.map((f) => auditInsertSql(withRequestFacts(f))).join('; ')).options(LITERAL_SQL);
   });
 }
 

@@ -45,7 +45,8 @@ export function configurePassport(cfg: Config, ownKeys: OwnKeys, isRevoked?: (jt
           const claims = decodeJwt(raw);
           if (claims.iss === cfg.tokenIssuer) {
             ownKeys.find(header.kid)
-              .then((own) => (own ? done(null, own.publicKey.export({ type: 'spki', format: 'pem' })) : done(new Error(BEFORE_SIGNATURE.key))))
+              // Only the ES256 keys sign access tokens; the RS256 one signs ID tokens, never accepted here.
+              .then((own) => (own?.alg === 'ES256' ? done(null, own.publicKey.export({ type: 'spki', format: 'pem' })) : done(new Error(BEFORE_SIGNATURE.key))))
               .catch(() => done(new Error(BEFORE_SIGNATURE.key)));
             return;
           }

@@ -26,7 +26,8 @@ th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-
 .card b{display:block;font-size:1.8rem}.error{color:#a00;font-weight:600;border:1px solid #a00;padding:.5rem}
 form.filters{display:flex;flex-wrap:wrap;gap:.6rem;align-items:end;margin:.8rem 0}form.filters label{display:flex;flex-direction:column;font-size:.8rem}
 .added{background:#e6ffe6}.removed{background:#ffe6e6}.changed{background:#fff6d6}pre{background:#f6f8fa;padding:.8rem;overflow:auto}
-.muted{color:#666}.btg{color:#a00;font-weight:600}`;
+.muted{color:#666}.btg{color:#a00;font-weight:600}
+.verify-valid{color:#0a6b2a}.verify-invalid{color:#a00}.verify-incomplete{color:#8a5a00}tr.issue.first{background:#ffe6e6}table.facts{width:auto}`;
 
 export interface PageView { title: string; active?: string; csrf?: string; user?: string }
 

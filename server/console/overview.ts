@@ -7,7 +7,7 @@ import { clinicStaff } from './staff';
 
 /**
  * The overview's cards, each computed in the viewer's transaction. Screens built elsewhere add
- * theirs (pending break-glass reviews, the last $verify and the seal lag) with `addOverviewCard`.
+ * theirs with `addOverviewCard` (integrity.ts: the last $verify and the seal lag; break-glass review).
  */
 export type CardSource = (tx: AuditedTx, clinicId: string, since: string, db: Knex) => Promise<Card>;
 
@@ -19,7 +19,6 @@ const SOURCES: CardSource[] = [
   async (tx, clinic, since) => ({ label: 'Emergency (break-glass) accesses', value: await count(tx, clinic, since, (q) => q.where('purpose_of_use', 'BTG')), href: query('/console/access', { purpose: 'BTG', from: since.slice(0, 10) }) }),
   async (tx, clinic, since, db) => ({ label: 'Open alerts', value: String((await computeAlerts(tx.trx, clinic, since, new Date(Date.now() + 60_000).toISOString(), await clinicStaff(db, clinic))).filter((a) => !a.review).length), href: '/console/alerts' }),
   async () => ({ label: 'Pending break-glass reviews', value: '—', note: 'shown once break-glass review is installed' }),
-  async () => ({ label: 'Last integrity check ($verify)', value: '—', note: 'shown once the audit seal is installed' }),
 ];
 
 export function addOverviewCard(source: CardSource): void { SOURCES.push(source); }

@@ -4,6 +4,7 @@ import type { AuditFacts, AuditRecord } from '../audit/record';
 import type { Config } from '../config';
 import { forbidden, notFound, OperationOutcomeError } from '../http/errors';
 import { isUuid } from '../http/ids';
+import { type AuditSealDeps, requireVerify, runVerify, VERIFY_DETAIL, verifyRangeOf } from '../fhir/audit-operations';
 import { currentRequest } from '../http/request-context';
 import type { KeyRing } from '../oauth/signing-keys';
 import { audited, auditedOutside, type AuditedTx } from '../pipeline/audited';
@@ -12,15 +13,17 @@ import { computeAlerts } from './alerts';
 import { privilegedChanges } from './changes';
 import { type ExportFormat, streamExport } from './export';
 import { filterParams, parseFilters } from './filters';
+import { integrityBody } from './integrity';
 import { layout, sendHtml, STYLESHEET } from './layout';
 import { overviewCards } from './overview';
 import { PATIENT_REPORT_CSS, patientReportPage } from './patient-report';
 import { accessLogBody, alertsBody, changesBody, errorBody, eventBody, overviewBody } from './pages';
 import { accessOf, clearSession, type ConsoleSession, csrfToken, csrfValid, readSession, writeSession } from './session';
 import { finishSignIn, startSignIn } from './sign-in';
+import { query } from './html';
 import { clinicStaff, staffLabels } from './staff';
 
-export interface ConsoleDeps { cfg: Config; db: Knex; keys: KeyRing; csrfSecret: string }
+export interface ConsoleDeps { cfg: Config; db: Knex; keys: KeyRing; csrfSecret: string; seal?: AuditSealDeps }
 
 const PAGE_SIZE = 50;
 const DAY_MS = 86_400_000;
@@ -152,6 +155,27 @@ export function consoleRouter(deps: ConsoleDeps): Router {
 
   router.get('/patient-report.css', (_req, res) => { res.setHeader('Content-Type', 'text/css; charset=utf-8'); res.setHeader('Cache-Control', 'public, max-age=3600'); res.end(PATIENT_REPORT_CSS); });
   router.get('/patient-report', signedIn((req, res, ctx) => patientReportPage(db, req, res, ctx.session, ctx.csrf, (work) => asViewer(ctx.session, req, {}, work))));
+
+  router.get('/integrity', signedIn(async (req, res, ctx) => {
+    await asViewer(ctx.session, req, {}, async (tx) => requireVerify(tx));
+    page(res, ctx, 'Integrity', '/console/integrity', integrityBody({ csrf: ctx.csrf }));
+  }));
+
+  // The same $verify as the API (runVerify), as the signed-in user; its run is audited as $verify's is.
+  router.post('/integrity', form, posted(async (req, res, ctx) => {
+    const body = req.body as Record<string, unknown>;
+    const given = { from: body.from === '' ? undefined : body.from, to: body.to === '' ? undefined : body.to };
+    const shown = { from: typeof given.from === 'string' ? given.from.slice(0, 40) : undefined, to: typeof given.to === 'string' ? given.to.slice(0, 40) : undefined };
+    const facts = factsOf(ctx.session, req, { interaction: 'operation', action: 'E', detail: { ...VERIFY_DETAIL }, query: query('', shown).slice(1) || undefined });
+    try {
+      const result = await audited(db, accessOf(ctx.session), facts, {}, (tx) => runVerify(tx, deps.seal, facts, () => verifyRangeOf(given)));
+      page(res, ctx, 'Integrity', '/console/integrity', integrityBody({ csrf: ctx.csrf, ...shown, result }));
+    } catch (err) {
+      // A mistake in the dates is shown above the form (escaped); refusals get the error page.
+      if (!(err instanceof OperationOutcomeError) || err.status !== 400) throw err;
+      sendHtml(res, 400, layout({ title: 'Integrity', active: '/console/integrity', csrf: ctx.csrf, user: ctx.session.label }, integrityBody({ csrf: ctx.csrf, ...shown, error: err.message })));
+    }
+  }));
 
   router.post('/logout', form, posted(async (_req, res) => {
     clearSession(res, secure);

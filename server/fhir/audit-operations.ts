@@ -4,7 +4,8 @@ import type { AccessContext } from '../auth/access-context';
 import { grants } from '../auth/permissions';
 import type { AnchorStore } from '../audit/sealer';
 import type { SealKey } from '../audit/seal-key';
-import { verifyAuditTrail } from '../audit/verify';
+import type { AuditFacts } from '../audit/record';
+import { verifyAuditTrail, type VerifyResult } from '../audit/verify';
 import { badRequest, forbidden, notFound } from '../http/errors';
 import { audited, type AuditedTx } from '../pipeline/audited';
 import { parseJsonBody } from './body';
@@ -30,8 +31,18 @@ export function dateTimeBound(name: string, raw: unknown, edge: 'start' | 'end')
   return new Date(next - 1);
 }
 
+export interface VerifyRange { from?: Date; to?: Date }
+
+/** `from` and `to` as given (FHIR dateTimes, or undefined); `to` before `from` is refused. */
+export function verifyRangeOf(given: { from?: unknown; to?: unknown }): VerifyRange {
+  const from = given.from === undefined ? undefined : dateTimeBound('from', given.from, 'start');
+  const to = given.to === undefined ? undefined : dateTimeBound('to', given.to, 'end');
+  if (from && to && to < from) throw badRequest('to is before from', ['to']);
+  return { from, to };
+}
+
 /** `from` and `to`, from the Parameters body or the query string; anything else is refused. */
-function verifyRange(req: Request): { from?: Date; to?: Date } {
+function verifyRange(req: Request): VerifyRange {
   const given: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(req.query)) {
     if (k !== 'from' && k !== 'to') throw badRequest(`Unknown parameter ${k}: $verify takes from and to`, [k]);
@@ -46,16 +57,31 @@ function verifyRange(req: Request): { from?: Date; to?: Date } {
       given[part.name] = part.valueDateTime ?? part.valueInstant ?? part.valueDate;
     }
   }
-  const from = given.from === undefined ? undefined : dateTimeBound('from', given.from, 'start');
-  const to = given.to === undefined ? undefined : dateTimeBound('to', given.to, 'end');
-  if (from && to && to < from) throw badRequest('to is before from', ['to']);
-  return { from, to };
+  return verifyRangeOf(given);
 }
 
-function requireVerify(tx: AuditedTx): void {
+/** The permission of $verify: AuditEvent search (scope and role) and the role's compliance.auditEvents.verify. */
+export function requireVerify(tx: AuditedTx): void {
   tx.require('AuditEvent', 'search');
   if (!grants(tx.membership.permissions, 'compliance.auditEvents.verify')) throw forbidden('role does not grant compliance.auditEvents.verify');
 }
+
+/**
+ * The one implementation of $verify, for the API and the console: the permission, the range (read
+ * after the permission, so a refused caller learns nothing of its input), the verification in the
+ * caller's RLS transaction, and its AuditEvent whose outcomeDesc says the result.
+ */
+export async function runVerify(tx: AuditedTx, seal: AuditSealDeps | undefined, facts: AuditFacts, rangeOf: () => VerifyRange): Promise<VerifyResult> {
+  requireVerify(tx);
+  const range = rangeOf();
+  if (!seal) throw notFound('The audit seal is off on this server (AUDIT_SEAL=false)');
+  const r = await verifyAuditTrail(tx.trx, tx.access.clinicId, seal.key, seal.anchors, range);
+  tx.audit({ ...facts, outcomeDesc: `$verify: ${r.result}, ${r.checked} rows, ${r.issues.length} issues` });
+  return r;
+}
+
+/** The facts of a $verify run: one shape whichever way it was asked, so the last result can be found. */
+export const VERIFY_DETAIL = { operation: '$verify' } as const;
 
 const parameters = (parameter: ParametersParameter[]): string => JSON.stringify({ resourceType: 'Parameters', parameter } satisfies Parameters);
 
@@ -68,13 +94,9 @@ export function auditOperationsRouter(deps: { db: import('knex').Knex }, seal: A
   // POST with Parameters, or GET with from/to in the query (it changes nothing but its own AuditEvent).
   const verify = async (req: Request, res: Response) => {
     const access = req.access as AccessContext;
-    const facts = { ...callerFacts(access, 'operation', 'E'), resourceType: 'AuditEvent', query: new URLSearchParams(req.query as Record<string, string>).toString() || undefined, detail: { operation: '$verify' } };
+    const facts = { ...callerFacts(access, 'operation', 'E'), resourceType: 'AuditEvent', query: new URLSearchParams(req.query as Record<string, string>).toString() || undefined, detail: { ...VERIFY_DETAIL } };
     const body = await audited(deps.db, access, facts, {}, async (tx) => {
-      requireVerify(tx);
-      const range = verifyRange(req);
-      if (!seal) throw notFound('The audit seal is off on this server (AUDIT_SEAL=false)');
-      const r = await verifyAuditTrail(tx.trx, access.clinicId, seal.key, seal.anchors, range);
-      tx.audit({ ...facts, outcomeDesc: `$verify: ${r.result}, ${r.checked} rows, ${r.issues.length} issues` });
+      const r = await runVerify(tx, seal, facts, () => verifyRange(req));
       const first = r.issues[0];
       return parameters([
         { name: 'result', valueCode: r.result },

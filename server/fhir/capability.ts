@@ -20,11 +20,8 @@ export const HAS_EXTENSION = 'https://fhir.clinic.example/StructureDefinition/ca
 
 const strings = (url: string, values: string[]): Extension[] => values.map((valueString) => ({ url, valueString }));
 
-/**
- * Conditional read: If-None-Match answers 304 (handlers/instance.ts, one-trip-read.ts);
- * If-Modified-Since is not honoured yet, so not `full-support`.
- */
-const CONDITIONAL_READ = 'not-match' as const;
+/** Conditional read: If-None-Match, or without it If-Modified-Since, answers 304 (handlers/instance.ts, one-trip-read.ts). */
+const CONDITIONAL_READ = 'full-support' as const;
 
 function searchParamEntry(p: SearchParamDef): CapabilityStatementRestResourceSearchParam {
   const chains = chainNames(p);
@@ -50,7 +47,8 @@ function resourceEntry(def: ResourceDefinition): CapabilityStatementRestResource
     interaction: def.interactions.map((i) => ({ code: CODE_OF[i] })),
     versioning: 'versioned',
     readHistory: has('vread'),
-    updateCreate: false,
+    // PUT to a new (UUID) id creates it.
+    updateCreate: has('update') && has('create'),
     // Conditional interactions ride on create/update/delete plus search (see handlers/criteria.ts).
     conditionalCreate: has('create') && has('search'),
     conditionalUpdate: has('update') && has('search'),
@@ -88,6 +86,7 @@ export function capabilityStatement(cfg: Config): CapabilityStatement {
       security: smartSecurity(cfg),
       resource: RESOURCE_DEFINITIONS.map(resourceEntry),
       interaction: [
+        { code: 'history-system', documentation: 'GET [base]/_history with _since, _at, _count and next links: every type the caller may read the history of' },
         { code: 'batch', documentation: `POST [base] with a batch Bundle of at most ${MAX_BUNDLE_ENTRIES} entries; each entry runs and is audited on its own` },
         { code: 'transaction', documentation: `POST [base] with a transaction Bundle of at most ${MAX_BUNDLE_ENTRIES} entries: all or nothing in one database transaction, urn:uuid references resolved` },
       ],

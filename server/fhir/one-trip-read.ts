@@ -4,7 +4,7 @@ import type { AccessContext } from '../auth/access-context';
 import { isUuid } from '../http/ids';
 import { oneTrip, plainlyGranted } from '../pipeline/one-trip';
 import { type FhirDeps, type FhirResult, compartmentFor, interactionFacts } from './interaction';
-import { resourceHeaders } from './handlers/instance';
+import { notModified, resourceHeaders } from './handlers/instance';
 import { hasPatientColumn } from './repository';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
@@ -37,8 +37,8 @@ export async function readInOneTrip(deps: FhirDeps, access: AccessContext, req: 
   });
   const v = rows?.[0];
   if (!v || v.deleted) return undefined;
-  const headers = resourceHeaders(def.type, { id: v.id, versionId: v.version_id, lastUpdated: new Date(v.last_updated).toISOString(), deleted: false, resource: v.resource, patientId: null }, deps.cfg.fhirBaseUrl);
-  const inm = req.headers['if-none-match'];
-  if (typeof inm === 'string' && inm.replace(/^W\//, '') === `"${v.version_id}"`) return { status: 304, headers };
+  const version = { id: v.id, versionId: v.version_id, lastUpdated: new Date(v.last_updated).toISOString(), deleted: false, resource: v.resource, patientId: null };
+  const headers = resourceHeaders(def.type, version, deps.cfg.fhirBaseUrl);
+  if (notModified(req.headers, version)) return { status: 304, headers };
   return { status: 200, body: v.resource, headers };
 }

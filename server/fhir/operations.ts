@@ -52,6 +52,11 @@ export const OPERATIONS: DeclaredOperation[] = [
     name, definition: `https://fhir.clinic.example/OperationDefinition/${name}`, levels: ['instance'], types: ['Patient'], documentation,
   })),
   {
+    name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate', levels: ['type', 'instance'],
+    types: ['Patient', 'Appointment', 'MedicationRequest', 'DocumentReference', 'Practitioner'],
+    documentation: 'POST [type]/$validate or [type]/[id]/$validate, the resource or Parameters resource, mode (create | update | delete): 200 with the findings in an OperationOutcome; nothing is written',
+  },
+  {
     name: 'set-access-policy', definition: 'https://fhir.clinic.example/OperationDefinition/set-access-policy', levels: ['system'],
     documentation: 'POST [base]/$set-access-policy, Parameters policy (clinic-wide | care-team): the clinic admin sets the access policy',
   },

@@ -53,6 +53,17 @@ export function versionRow(def: ResourceDefinition, stored: FhirResource, delete
   return { row: { ...row, ...(deleted ? {} : extractSearchColumns(def, stored)) }, text, patientId };
 }
 
+/** Which versions a history asks for: `_since`, `_at` as a [from, to) span, and the page. */
+export interface HistoryWindow { since?: Date; at?: [Date, Date]; count: number; offset: number }
+
+/** Versions of several types in one statement, newest first (system history). */
+export async function unionHistory(trx: Knex.Transaction, repos: Repository[], w: HistoryWindow): Promise<Array<StoredVersion & { type: string }>> {
+  const [first, ...rest] = repos.map((r) => r.historyQuery(null, w, r.def.type));
+  const rows = await first.unionAll(rest, true).orderBy('last_updated', 'desc').orderBy('type').orderBy('id').orderBy('version_id', 'desc')
+    .limit(w.count).offset(w.offset) as Array<Row & { type: string }>;
+  return rows.map((r) => ({ ...toVersion(r), type: r.type }));
+}
+
 /**
  * Rows of one resource type, inside the request's RLS transaction. Every method relies on RLS for
  * the clinic and the patient compartment; none takes a clinic id.
@@ -113,15 +124,25 @@ export class Repository {
     return { id, versionId, lastUpdated, deleted: opts.deleted ?? false, resource: text, patientId };
   }
 
-  async history(id: string | null, opts: { since?: Date; count: number; offset: number }): Promise<StoredVersion[]> {
-    const t = `${this.def.table}_history`;
-    const q = this.trx(t).select(this.trx.raw(this.columns(t).join(', ')));
-    if (id) q.where({ id });
-    if (opts.since) q.where('last_updated', '>=', opts.since);
-    const rows = await this.rows<Row>(q.orderBy('last_updated', 'desc').orderBy('version_id', 'desc').limit(opts.count).offset(opts.offset));
+  /** Versions of this type (one id, or all) in a history window, newest first. */
+  async history(id: string | null, w: HistoryWindow): Promise<StoredVersion[]> {
+    const rows = await this.rows<Row>(this.historyQuery(id, w).orderBy('last_updated', 'desc').orderBy('version_id', 'desc').limit(w.count).offset(w.offset));
     return rows.map(toVersion);
   }
 
+  /** The history rows of a window, unordered: `_since` on the version's time; `_at` keeps versions current at some moment of the span. */
+  historyQuery(id: string | null, w: Pick<HistoryWindow, 'since' | 'at'>, type?: string): Knex.QueryBuilder {
+    const t = `${this.def.table}_history`;
+    const q = this.trx(t).select(this.trx.raw([...this.columns(t), ...(type ? [`'${type}'::text as type`] : [])].join(', ')));
+    if (id) q.where(`${t}.id`, id);
+    if (w.since) q.where(`${t}.last_updated`, '>=', w.since);
+    if (w.at) {
+      const [from, to] = w.at;
+      q.where(`${t}.last_updated`, '<', to).whereNotExists((n) => n.from(`${t} as later`)
+        .whereRaw(`later.id = ${t}.id and later.clinic_id = ${t}.clinic_id and later.version_id = ${t}.version_id + 1 and later.last_updated <= ?`, [from]));
+    }
+    return q;
+  }
   /** A query over current, not deleted rows, for the search engine to add criteria to. */
   searchQuery(): Knex.QueryBuilder {
     return this.def.rowStore ? this.trx(this.def.table) : this.trx(this.def.table).where(`${this.def.table}.deleted`, false);

@@ -1,5 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../auth/access-context';
+import { runSystemHistory } from './handlers/history';
+import { runValidate } from './handlers/validate';
 import { runBundle } from './transaction/run';
 import { type FhirDeps, type FhirResult, runInteraction } from './interaction';
 import { createInOneTrip } from './one-trip-create';
@@ -41,6 +43,16 @@ export function fhirRouter(deps: FhirDeps): Router {
   router.get('/Patient/:id/$access-report', async (req: Request, res: Response) => {
     send(res, await accessReport(deps, req.access as AccessContext, fromExpress(req)));
   });
+  // $validate checks a create, update or delete without doing it (handlers/validate.ts).
+  const validate = async (req: Request, res: Response) => {
+    const def = definitionFor(req.params.type as string, 'read');
+    send(res, await runValidate(deps, req.access as AccessContext, fromExpress(req), def));
+  };
+  router.get('/_history', async (req: Request, res: Response) => {
+    send(res, await runSystemHistory(deps, req.access as AccessContext, fromExpress(req)));
+  });
+  router.post('/:type/\\$validate', validate);
+  router.post('/:type/:id/\\$validate', validate);
   for (const r of FHIR_ROUTES) {
     const method = r.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
     router[method](r.path, route(r));

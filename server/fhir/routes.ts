@@ -2,7 +2,8 @@ import type { FhirInteraction } from '../auth/authorize';
 import { methodNotAllowed, notFound } from '../http/errors';
 import { conditionalDelete, conditionalUpdate } from './handlers/conditional';
 import { everything } from './handlers/everything';
-import { history, read, vread } from './handlers/instance';
+import { history } from './handlers/history';
+import { read, vread } from './handlers/instance';
 import { patch } from './handlers/patch';
 import { search } from './handlers/search';
 import { create, remove, update } from './handlers/write';
@@ -59,20 +60,44 @@ export function isOperationRoute(method: FhirMethod, segments: readonly string[]
 
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
 
+/** Express-style path parameters of `path` for decoded `segments`, or undefined when it does not match. */
+function matchPath(path: string, segments: readonly string[]): Record<string, string> | undefined {
+  const pattern = path.split('/').slice(1);
+  if (pattern.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  const ok = pattern.every((p, i) => {
+    // No type or id starts with `$`: such a segment names an operation, never a parameter.
+    if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== '' && !segments[i].startsWith('$'); }
+    return p === segments[i];
+  });
+  return ok ? params : undefined;
+}
+
 /** The route a method and decoded path segments (`['Patient', '123']`) select, as Express would. */
 export function matchRoute(method: FhirMethod, segments: readonly string[]): MatchedRoute | undefined {
   if (segments.some((s) => s.includes('\0'))) return undefined; // no id or type holds a NUL (PostgreSQL cannot store one)
   for (const route of FHIR_ROUTES) {
     if (route.method !== method) continue;
-    const pattern = route.path.split('/').slice(1);
-    if (pattern.length !== segments.length) continue;
-    const params: Record<string, string> = {};
-    const ok = pattern.every((p, i) => {
-      // No type, id or version starts with `$`: such a segment names an operation, never a parameter.
-      if (p.startsWith(':')) { params[p.slice(1)] = segments[i]; return segments[i] !== '' && !segments[i].startsWith('$'); }
-      return p === segments[i];
-    });
-    if (ok) return { route, params };
+    const params = matchPath(route.path, segments);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
+/**
+ * Operations and system-level interactions, served by their own runners (they check the permission
+ * of what they stand for): matched before the type-level table, as the router mounts them first.
+ */
+export const RUNNER_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+  { method: 'GET', path: '/_history' },
+  { method: 'POST', path: '/:type/$validate' },
+  { method: 'POST', path: '/:type/:id/$validate' },
+];
+
+export function matchRunnerRoute(method: FhirMethod, segments: readonly string[]): { type?: string } | undefined {
+  for (const op of RUNNER_ROUTES) {
+    const params = op.method === method ? matchPath(op.path, segments) : undefined;
+    if (params) return params;
   }
   return undefined;
 }

@@ -48,7 +48,7 @@ export function clientMetadata(row: ClientRow): ClientMetadata {
     // oidc-provider checks `scope` against its static list only; the full registration rides along.
     ...(statics.length ? { scope: statics.join(' ') } : {}),
     registered_scope: row.scope,
-    id_token_signed_response_alg: 'ES256',
+    id_token_signed_response_alg: 'RS256',
     clinic_id: row.clinic_id,
   };
 }

@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import { interactionRouter } from './interactions';
 import { launchRouter } from './launch';
 import { protocolHooks } from './protocol-hooks';
+import { refreshWithoutClientId } from './refresh-client';
 import { buildProvider } from './provider';
 import type { OAuthSecrets } from './shared-secrets';
 import type { KeyRing } from './signing-keys';
@@ -89,6 +90,7 @@ export function mountOAuth(app: Express, deps: OAuthDeps): void {
   app.use('/oauth/launch', launchRouter(cfg, deps.passport, deps.db));
   app.use(['/oidc/token/introspection', '/oidc/token/revocation'], jwtAccessTokenToJti(cfg, deps.keys));
   app.get('/oidc/auth', consentForOfflineAccess);
+  app.post('/oidc/token', refreshWithoutClientId(deps.db));
   app.use('/oidc', (req, res) => {
     // Koa sees exactly what Express decided to trust (app 'trust proxy'), nothing a client sent.
     req.headers['x-forwarded-proto'] = req.protocol;

@@ -134,11 +134,12 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     scopes: [...STATIC_SCOPES],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
-    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'ES256' },
+    clientDefaults: { grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none', id_token_signed_response_alg: 'RS256' },
     clientAuthMethods: ['none', 'private_key_jwt'],
     enabledJWA: {
       clientAuthSigningAlgValues: CLIENT_ASSERTION_ALGS,
-      idTokenSigningAlgValues: ['ES256'],
+      // RS256 first: SMART sso-openid-connect requires it; a client may still ask for ES256.
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
       requestObjectSigningAlgValues: ['ES256'],
       introspectionSigningAlgValues: ['ES256'],
       authorizationSigningAlgValues: ['ES256'],

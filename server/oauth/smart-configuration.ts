@@ -41,7 +41,7 @@ export function smartConfiguration(cfg: Config) {
 export function smartSecurity(cfg: Config): CapabilityStatementRestSecurity {
   const u = oauthUrls(cfg);
   return {
-    cors: false,
+    cors: cfg.corsOrigins === '*' || cfg.corsOrigins.length > 0,
     service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile' }],
     extension: [{
       url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',

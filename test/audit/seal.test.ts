@@ -1,8 +1,10 @@
+import crypto from 'node:crypto';
 import { expect } from 'chai';
 import type { Parameters } from 'fhir/r4';
 import { auditRowHash } from '../../server/audit/canonical';
 import { auditRecord } from '../../server/audit/record';
 import { applyRetention } from '../../server/audit/retention';
+import { defaultRoles } from '../../server/auth/permissions';
 import { auditRecordInsertSql } from '../../server/audit/writer';
 import { actor, admin, api, FHIR, patientBody, testServer } from '../helpers/server';
 
@@ -177,28 +179,32 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
   });
 
   it('retention exports expired rows, removes them behind a signed record that $verify honours, and a row removed otherwise is still missing', async () => {
-    const doctor = await actor('doctor');
-    const officer = await actor('compliance-officer', 'user/AuditEvent.rs', doctor.clinic);
     const db = await admin();
-    await db('clinic').where({ id: doctor.clinic }).update({ audit_retention_years: 1 });
-    // Three events from two years ago, written (and so sealed) first.
+    // Three events from two years ago, sealed first (retention cuts from the start of the chain).
+    const clinicId = crypto.randomUUID();
     const old = new Date(Date.now() - 2 * 366 * 86_400_000);
-    await db.raw([0, 1, 2].map((i) => auditRecordInsertSql(auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: doctor.clinic, userId: doctor.user, resourceType: 'Patient', outcomeDesc: `old ${i}` }, new Date(old.getTime() + i)))).join('; '));
+    await db.raw([0, 1, 2].map((i) => auditRecordInsertSql(auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId, userId: 'u-old', resourceType: 'Patient', outcomeDesc: `old ${i}` }, new Date(old.getTime() + i)))).join('; '));
+    await seal();
+    // The clinic and its roles, then its members (whose creation is audited after the old rows).
+    await db('clinic').insert({ id: clinicId, name: 'Retention clinic', audit_retention_years: 1 });
+    await db('role').insert(Object.entries(defaultRoles()).map(([name, permissions]) => ({ clinic_id: clinicId, name, permissions: JSON.stringify(permissions) })));
+    const doctor = await actor('doctor', 'user/*.cruds', clinicId);
+    const officer = await actor('compliance-officer', 'user/AuditEvent.rs', clinicId);
     const http = await api();
     await http.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody('Kept')).expect(201);
     await seal();
     const s = await testServer();
     const cuts = await applyRetention(s.db.adminUrl, s.seal!.key, s.seal!.anchors);
-    const mine = cuts.find((c) => c.clinicId === doctor.clinic);
+    const mine = cuts.find((c) => c.clinicId === clinicId);
     expect(mine).to.include({ throughSeq: 3, removedRows: 3 });
-    expect(await db('audit_event').where({ clinic_id: doctor.clinic }).where('last_updated', '<', new Date(Date.now() - 366 * 86_400_000))).to.have.length(0);
+    expect(await db('audit_event').where({ clinic_id: clinicId }).where('last_updated', '<', new Date(Date.now() - 366 * 86_400_000))).to.have.length(0);
     const archive = (await s.seal!.anchors.get(mine!.exportKey)).trim().split('\n').map((l) => JSON.parse(l));
     expect(archive.map((l) => [l.seq, l.row.outcome_desc])).to.deep.equal([[1, 'old 0'], [2, 'old 1'], [3, 'old 2']]);
     await seal();
     const res = await verify(officer);
     expect(issues(res.body)).to.deep.equal([]);
     expect(param(res.body, 'result')?.valueCode).to.equal('valid');
-    const kept = await db('audit_event').where({ clinic_id: doctor.clinic, subtype: 'create' }).first('id');
+    const kept = await db('audit_event').where({ clinic_id: clinicId, subtype: 'create' }).first('id');
     await asSuperuser('delete from audit_event where id = ?', [kept.id]);
     expect(issues((await verify(officer)).body)[0]).to.deep.equal({ kind: 'row-missing', auditEvent: `AuditEvent/${kept.id}`, first: true });
   });

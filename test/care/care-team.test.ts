@@ -44,7 +44,9 @@ describe('care-team clinic: care relationships and break-glass', () => {
   });
 
   it('the policy change is a privileged change in the audit trail, with the old and new policy', async () => {
-    const [row] = await auditRows({ clinic_id: clinic, type: 'security', subtype: '110131' });
+    // The clinic's creation is a 110131 event too: the policy change is the one about accessPolicy.
+    const row = (await auditRows({ clinic_id: clinic, type: 'security', subtype: '110131' }))
+      .find((r) => String((r.detail as Record<string, string> | null)?.new ?? '').includes('accessPolicy')) as Record<string, unknown>;
     expect(row.outcome).to.equal('0');
     expect((row.detail as Record<string, string>).old).to.equal('{"accessPolicy":"clinic-wide"}');
     expect((row.detail as Record<string, string>).new).to.equal('{"accessPolicy":"care-team"}');

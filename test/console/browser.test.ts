@@ -7,7 +7,7 @@ import { enrollMfa, setUserPassword } from '../../server/admin/oauth';
 import { CSV_COLUMNS } from '../../server/console/export';
 import { chromiumPath } from '../helpers/chromium';
 import { auditEvents } from '../helpers/audit';
-import { admin, api, FHIR, newUser, patientBody, tokenFor } from '../helpers/server';
+import { admin, api, FHIR, newUser, patientBody, testServer, tokenFor } from '../helpers/server';
 import { oauthServer, staffFixture, totp } from '../oauth/helpers';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -128,6 +128,41 @@ describe('The compliance console in a real browser (headless Chromium, playwrigh
     await alert.locator('button[type=submit]').click();
     await page.waitForURL((u) => u.pathname === '/console/alerts');
     expect(await page.locator('tr.alert.many-patients', { hasText: doctor.email }).textContent()).to.include('Registration day: bulk intake, expected');
+    await page.close();
+  });
+
+  it('the officer runs the integrity check: valid once sealed, then invalid naming the row a superuser changed', async () => {
+    const page = await context.newPage();
+    await page.goto(`${base}/console/integrity`);
+    await (await testServer()).sealer!.sealNow();
+    await page.click('#run-verify');
+    await page.waitForSelector('#verify-result');
+    expect(await page.textContent('#verify-result'), await page.innerHTML('#verify-outcome')).to.equal('valid');
+    expect(Number(await page.textContent('#verify-checked'))).to.be.greaterThan(5);
+    await page.screenshot({ path: path.join(OUT, 'integrity-valid.png'), fullPage: true });
+
+    // As the PostgreSQL superuser, triggers off, one sealed row of the doctor's read is rewritten.
+    const db = await admin();
+    const target = await db('audit_event').where({ clinic_id: doctor.clinic, user_id: doctor.user, subtype: 'read' }).orderBy('last_updated').first('id');
+    await db.transaction(async (trx) => {
+      await trx.raw('set local session_replication_role = replica');
+      await trx.raw(`update audit_event set outcome_desc = 'nothing to see' where id = ?`, [target.id]);
+    });
+    await page.goto(`${base}/console/integrity`);
+    await (await testServer()).sealer!.sealNow();
+    await page.click('#run-verify');
+    await page.waitForSelector('#verify-result');
+    expect(await page.textContent('#verify-result')).to.equal('invalid');
+    const first = page.locator('#verify-issues tr.issue.first');
+    expect(await first.count()).to.equal(1);
+    expect(await first.textContent()).to.include('row-modified').and.include(`AuditEvent/${target.id}`);
+    await page.screenshot({ path: path.join(OUT, 'integrity-invalid.png'), fullPage: true });
+
+    // The issue opens the raw AuditEvent, and the overview shows the last result.
+    await first.locator('a').click();
+    expect((JSON.parse(await page.textContent('#raw-event') ?? '{}') as AuditEvent).id).to.equal(target.id);
+    await page.goto(`${base}/console`);
+    expect(await page.locator('.card', { hasText: 'Last integrity check' }).locator('b').textContent()).to.equal('invalid');
     await page.close();
   });
 

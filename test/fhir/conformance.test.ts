@@ -57,11 +57,11 @@ describe('Conformance: the CapabilityStatement is tried against the server, so i
     return res.body.entry[0].resource.id as string;
   }
 
-  it('declares patch, conditional read by If-None-Match and JSON Patch as a patch format', () => {
+  it('declares patch, conditional read (If-None-Match and If-Modified-Since) and JSON Patch as a patch format', () => {
     expect(cs.patchFormat).to.deep.equal(['application/json-patch+json']);
     for (const r of resources()) {
       if (r.type !== 'AuditEvent') expect(r.interaction?.map((i) => i.code), r.type).to.include('patch');
-      expect(r.conditionalRead, r.type).to.equal('not-match');
+      expect(r.conditionalRead, r.type).to.equal('full-support');
     }
   });
 

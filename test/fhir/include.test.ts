@@ -130,6 +130,6 @@ describe('_include and _revinclude', () => {
     expect(patient.searchInclude).to.include('Patient:general-practitioner');
     expect(patient.searchInclude).to.not.include('Patient:organization');
     expect(patient).to.include({ conditionalCreate: true, conditionalUpdate: true, conditionalDelete: 'single' });
-    expect(rest.interaction.map((i: { code: string }) => i.code).sort()).to.deep.equal(['batch', 'transaction']);
+    expect(rest.interaction.map((i: { code: string }) => i.code).sort()).to.deep.equal(['batch', 'history-system', 'transaction']);
   });
 });

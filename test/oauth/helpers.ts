@@ -23,7 +23,7 @@ export function oauthServer(env: Record<string, string> = {}) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const cfg = loadConfig({ DATA_DIR: shared.cfg.dataDir, PORT: String(port), LOG_LEVEL: 'silent', BASE_URL: url, ...env });
-    const app = createApp({ cfg, db: shared.db.runtime, keys: shared.keyRing, oauthSecrets: shared.oauthSecrets, pageSecret: 'p'.repeat(32) });
+    const app = createApp({ cfg, db: shared.db.runtime, keys: shared.keyRing, oauthSecrets: shared.oauthSecrets, pageSecret: 'p'.repeat(32), seal: shared.seal });
     const server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return { url, cfg, server };

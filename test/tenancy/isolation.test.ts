@@ -18,28 +18,31 @@ describe('Clinic isolation by Row Level Security', () => {
     patientA = res.body.id;
   });
 
-  it("clinic B's token gets 404 for clinic A's patient on read, update, delete and history, and search finds nothing", async () => {
+  it("clinic B's token gets 404 for clinic A's patient on read, delete and history, search finds nothing, and a PUT creates B's own", async () => {
     const c = await api();
     expect((await c.get(`/fhir/Patient/${patientA}`).set(b.auth)).status).to.equal(404);
     expect((await c.get(`/fhir/Patient/${patientA}/_history/1`).set(b.auth)).status).to.equal(404);
     expect((await c.get(`/fhir/Patient/${patientA}/_history`).set(b.auth)).status).to.equal(404);
-    const upd = await c.put(`/fhir/Patient/${patientA}`).set(b.auth).set('Content-Type', FHIR).send(JSON.stringify({ ...patientBody('Hijack'), id: patientA }));
-    expect(upd.status).to.equal(404);
     expect((await c.delete(`/fhir/Patient/${patientA}`).set(b.auth)).status).to.equal(404);
     const s = await c.get(`/fhir/Patient?_id=${patientA}`).set(b.auth);
     expect(s.status).to.equal(200);
     expect(s.body.entry ?? []).to.have.length(0);
     const s2 = await c.get('/fhir/Patient?family=isolated').set(b.auth);
     expect(s2.body.entry ?? []).to.have.length(0);
+    // Ids are unique per clinic: B's PUT of the same id is an update-as-create of B's own record.
+    const upd = await c.put(`/fhir/Patient/${patientA}`).set(b.auth).set('Content-Type', FHIR).send(JSON.stringify({ ...patientBody('Hijack'), id: patientA }));
+    expect(upd.status).to.equal(201);
     const still = await c.get(`/fhir/Patient/${patientA}`).set(a.auth);
     expect(still.status).to.equal(200);
     expect(still.body.meta.versionId).to.equal('1');
+    expect(still.body.name[0].family).to.equal('Isolated');
+    expect((await c.get(`/fhir/Patient/${patientA}`).set(b.auth)).body.name[0].family).to.equal('Hijack');
   });
 
   it("the 404s are audited in clinic B's trail with a failure outcome", async () => {
     const rows = await auditEvents((q) => q.where({ clinic_id: b.clinic, outcome: '4' }));
     const subtypes = rows.map((r) => r.subtype?.[0].code);
-    expect(subtypes).to.include.members(['read', 'vread', 'history-instance', 'update', 'delete']);
+    expect(subtypes).to.include.members(['read', 'vread', 'history-instance', 'delete']);
   });
 
   it('a token naming a clinic the user does not belong to gets 403 and sees nothing', async () => {

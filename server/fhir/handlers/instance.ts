@@ -1,10 +1,8 @@
 import { grants } from '../../auth/permissions';
 import { badRequest, gone, notFound, OperationOutcomeError } from '../../http/errors';
 import { isUuid } from '../../http/ids';
-import { bundleText, historyEntry } from '../bundle';
 import type { FhirResult, InteractionContext } from '../interaction';
 import type { StoredVersion } from '../repository';
-import { queryValue } from '../request';
 
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
@@ -23,9 +21,16 @@ export function resourceHeaders(type: string, v: StoredVersion, fhirBase: string
   };
 }
 
-function notModified(ctx: InteractionContext, v: StoredVersion): boolean {
-  const inm = ctx.req.headers['if-none-match'];
-  return typeof inm === 'string' && inm.replace(/^W\//, '') === `"${v.versionId}"`;
+/**
+ * A conditional read's 304: If-None-Match naming the current version, or, when it is absent (RFC
+ * 9110 13.2.2), If-Modified-Since not before the last update (HTTP dates have whole seconds).
+ */
+export function notModified(headers: Readonly<Record<string, string | undefined>>, v: { versionId: number; lastUpdated: string }): boolean {
+  const inm = headers['if-none-match'];
+  if (typeof inm === 'string') return inm.replace(/^W\//, '') === `"${v.versionId}"`;
+  const ims = headers['if-modified-since'];
+  const since = typeof ims === 'string' ? Date.parse(ims) : NaN;
+  return !Number.isNaN(since) && Math.floor(Date.parse(v.lastUpdated) / 1000) * 1000 <= since;
 }
 
 /**
@@ -50,7 +55,7 @@ export async function read(ctx: InteractionContext): Promise<FhirResult> {
   const audit = { resourceId: id, versionId: String(v.versionId), patientIds: v.patientId ? [v.patientId] : [] };
   if (v.deleted) throw gone(`${ctx.def.type}/${id} has been deleted`);
   const headers = resourceHeaders(ctx.def.type, v, ctx.deps.cfg.fhirBaseUrl);
-  if (notModified(ctx, v)) return { status: 304, headers, audit };
+  if (notModified(ctx.req.headers, v)) return { status: 304, headers, audit };
   return { status: 200, body: v.resource, headers, audit };
 }
 
@@ -64,33 +69,5 @@ export async function vread(ctx: InteractionContext): Promise<FhirResult> {
   return {
     status: 200, body: v.resource, headers: resourceHeaders(ctx.def.type, v, ctx.deps.cfg.fhirBaseUrl),
     audit: { resourceId: id, versionId: vid, patientIds: v.patientId ? [v.patientId] : [] },
-  };
-}
-
-function sinceOf(ctx: InteractionContext): Date | undefined {
-  const s = queryValue(ctx.req, '_since');
-  if (s === undefined) return undefined;
-  const d = /^\d{4}-\d{2}-\d{2}T/.test(s) ? new Date(s) : new Date(NaN);
-  if (Number.isNaN(d.getTime())) throw badRequest('_since must be an instant such as 2024-01-01T00:00:00Z');
-  return d;
-}
-
-function countOf(ctx: InteractionContext): number {
-  const c = queryValue(ctx.req, '_count');
-  if (c === undefined) return 100;
-  if (!/^\d{1,4}$/.test(c) || Number(c) > 1000) throw badRequest('_count must be an integer from 0 to 1000');
-  return Number(c);
-}
-
-export async function history(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ctx.req.params.id === undefined ? null : ourId(ctx.req.params.id);
-  const count = countOf(ctx);
-  const versions = await ctx.repo.history(id, { since: sinceOf(ctx), count, offset: 0 });
-  if (id && !versions.length) throw notFound(`${ctx.def.type}/${id} is not known`);
-  const patients = [...new Set(versions.map((v) => v.patientId).filter((p): p is string => !!p))];
-  return {
-    status: 200,
-    body: bundleText('history', { total: id ? versions.length : undefined, entries: versions.map((v) => historyEntry(ctx.deps.cfg.fhirBaseUrl, ctx.def.type, v)) }),
-    audit: { resourceId: id ?? undefined, patientIds: patients },
   };
 }

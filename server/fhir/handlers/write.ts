@@ -1,9 +1,10 @@
 import { badRequest, notFound, preconditionFailed } from '../../http/errors';
+import { isUuid } from '../../http/ids';
 import { ifMatchVersion, readResourceBody } from '../body';
 import type { FhirResult, InteractionContext } from '../interaction';
 import type { FhirResource, StoredVersion } from '../repository';
 import { ifNoneExist } from './criteria';
-import { ourId, resourceHeaders } from './instance';
+import { FHIR_ID, ourId, resourceHeaders } from './instance';
 
 /** `Prefer: return=minimal|representation|OperationOutcome` (representation by default). */
 function preferReturn(ctx: InteractionContext): 'minimal' | 'representation' | 'OperationOutcome' {
@@ -40,8 +41,15 @@ export async function create(ctx: InteractionContext): Promise<FhirResult> {
   return writtenResult(ctx, 201, v);
 }
 
+/** The id of a PUT, which may name a resource to create: ids on this server are UUIDs. */
+function putId(raw: string | undefined): string {
+  if (!raw || !FHIR_ID.test(raw)) throw badRequest('The id is not a valid FHIR id');
+  if (!isUuid(raw)) throw badRequest('Resource ids on this server are UUIDs: a client-chosen id must be a UUID such as 0b7e9a51-3c1f-4b47-9d0e-6f1a2c3d4e5f');
+  return raw.toLowerCase();
+}
+
 export async function update(ctx: InteractionContext): Promise<FhirResult> {
-  const id = ourId(ctx.req.params.id);
+  const id = putId(ctx.req.params.id);
   const resource = readResourceBody(ctx.req, ctx.def.type);
   if (resource.id === undefined) throw badRequest('The body must carry the id of the resource being updated', [`${ctx.def.type}.id`]);
   if (typeof resource.id !== 'string' || resource.id.toLowerCase() !== id) throw badRequest(`The id in the body (${String(resource.id).slice(0, 64)}) differs from the id in the URL`, [`${ctx.def.type}.id`]);
@@ -52,13 +60,21 @@ export async function update(ctx: InteractionContext): Promise<FhirResult> {
 export async function updateById(ctx: InteractionContext, id: string, resource: FhirResource): Promise<FhirResult> {
   const expected = ifMatchVersion(ctx.req);
   const previous = await ctx.repo.read(id, true);
-  // Update-as-create is not supported: an unknown id (or one in another clinic) is simply not found.
-  if (!previous) throw notFound(`${ctx.def.type}/${id} is not known`);
+  // Update as create: an id unknown in this clinic (whatever another clinic holds) is created with it.
+  if (!previous) return createWithId(ctx, id, resource, expected);
   if (expected !== undefined && expected !== previous.versionId) {
     throw preconditionFailed(`If-Match version ${expected} does not match the current version ${previous.versionId}`);
   }
   const v = await ctx.repo.write({ ...resource, id }, { id, previous });
   return writtenResult(ctx, 200, v);
+}
+
+async function createWithId(ctx: InteractionContext, id: string, resource: FhirResource, expected: number | undefined): Promise<FhirResult> {
+  if (expected !== undefined) throw preconditionFailed(`If-Match version ${expected} names a version of ${ctx.def.type}/${id}, which does not exist`);
+  ctx.require(ctx.def.type, 'create');
+  const v = await ctx.repo.write({ ...resource, id }, { id });
+  const result = writtenResult(ctx, 201, v);
+  return { ...result, audit: { ...result.audit, interaction: 'create' } };
 }
 
 export async function remove(ctx: InteractionContext): Promise<FhirResult> {

@@ -5,6 +5,7 @@ import type { AccessContext } from '../../auth/access-context';
 import { bundleText, type BundleEntryText } from '../bundle';
 import { callerFacts, type ClinicScope, compartmentFor, type FhirDeps, type FhirResult, interact, interactionFacts } from '../interaction';
 import type { FhirRequest } from '../request';
+import { resolveConditionalReferences } from './conditional-refs';
 import { entryRequest, type ResolvedEntry, resolveEntry } from './entry';
 import { parsePostedBundle, type PostedBundle } from './parse';
 import { errorEntry, locatedError, resultEntry } from './response';
@@ -59,11 +60,13 @@ async function runTransaction(
   const base = scope.deps.cfg.fhirBaseUrl;
   const ids = new Map(plan.known);
   const responses = new Map<ResolvedEntry, BundleEntryText>();
+  const conditional = new Map<string, string>();
   for (const r of plan.order) {
     const resource = r.entry.resource && r.interaction !== 'patch' ? resolveUrns(r.entry.resource, ids) : r.entry.resource;
     let req: FhirRequest;
     try {
-      req = entryRequest(r, resource, outer);
+      // Conditional references resolve as the entry runs: an earlier entry may have created the match.
+      req = entryRequest(r, resource && r.interaction !== 'patch' ? await resolveConditionalReferences(scope, resource, conditional) : resource, outer);
     } catch (err) {
       if (err instanceof OperationOutcomeError) throw locatedError(r.entry, r.def.type, err);
       throw err;
