@@ -25,7 +25,7 @@ export function accessLogBody(v: { params: Record<string, string | undefined>; r
   const p = v.params;
   const byPatient = Boolean(p.patient);
   const last = v.rows[v.rows.length - 1];
-  const subject = p.patient ? html`<p>Who opened <strong>Patient/${p.patient}</strong>, when, what, how, why, and the outcome.</p>`
+  const subject = p.patient ? html`<p>Who opened <strong>Patient/${p.patient}</strong>, when, what, how, why, and the outcome. <a id="patient-report" href="${query('/console/patient-report', { patient: p.patient })}">Printable report for the patient</a></p>`
     : p.user ? html`<p>What <strong>${v.labels.get(p.user) ?? p.user}</strong> opened, and when.</p>` : '';
   return html`${subject}
 <form class="filters" method="get" action="/console/access">

@@ -17,6 +17,7 @@ import { filterParams, parseFilters } from './filters';
 import { integrityBody } from './integrity';
 import { layout, sendHtml, STYLESHEET } from './layout';
 import { overviewCards } from './overview';
+import { PATIENT_REPORT_CSS, patientReportPage } from './patient-report';
 import { accessLogBody, alertsBody, changesBody, errorBody, eventBody, overviewBody } from './pages';
 import { accessOf, clearSession, type ConsoleSession, csrfToken, csrfValid, readSession, writeSession } from './session';
 import { finishSignIn, startSignIn } from './sign-in';
@@ -150,6 +151,9 @@ export function consoleRouter(deps: ConsoleDeps): Router {
     });
     res.redirect(303, '/console/alerts');
   }));
+
+  router.get('/patient-report.css', (_req, res) => { res.setHeader('Content-Type', 'text/css; charset=utf-8'); res.setHeader('Cache-Control', 'public, max-age=3600'); res.end(PATIENT_REPORT_CSS); });
+  router.get('/patient-report', signedIn((req, res, ctx) => patientReportPage(db, req, res, ctx.session, ctx.csrf, (work) => asViewer(ctx.session, req, {}, work))));
 
   router.get('/integrity', signedIn(async (req, res, ctx) => {
     await asViewer(ctx.session, req, {}, async (tx) => requireVerify(tx));
