@@ -37,7 +37,7 @@ const USAGE = `usage: npm run bench -- [options]
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
-  seal      --seal-cost (after the scenarios: read and create again with AUDIT_SEAL=false, then on again, on the same data)
+  seal      --seal-cost (after the scenarios: read and create with AUDIT_SEAL=false and true, alternating twice, on the same data)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -255,10 +255,11 @@ async function main(): Promise<number> {
       seal = await sealLag(adminUrl, measuredFrom);
     }
     if (flags['seal-cost'] && server && adminUrl) {
-      // The same build with hashing and sealing off, then on again, on the same data: what the seal costs.
+      // The same build with hashing and sealing off and on, alternating twice on the same warmed data
+      // (each on a freshly started server), so neither the order nor a cold start decides the ratio.
       const dataDir = server.dataDir;
       const runs: Array<{ seal: boolean; key: ScenarioKey; rps: number }> = [];
-      for (const on of [false, true]) {
+      for (const on of [false, true, false, true]) {
         await server.stop(true);
         server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir });
         for (const s of buildScenarios(clinics, ['read', 'create'])) {
@@ -267,12 +268,11 @@ async function main(): Promise<number> {
           runs.push({ seal: on, key: s.key as ScenarioKey, rps: m.rps });
         }
       }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
       sealCost = (['read', 'create'] as ScenarioKey[]).map((key) => {
-        const first = results.find((r) => r.key === key)?.server.rps;
-        const on = [first, runs.find((r) => r.seal && r.key === key)?.rps].filter((x): x is number => x !== undefined);
-        const off = runs.find((r) => !r.seal && r.key === key)?.rps ?? 0;
-        const onMean = on.reduce((a, b) => a + b, 0) / on.length;
-        return { key, on: onMean, off, ratio: onMean / off };
+        const on = mean(runs.filter((r) => r.seal && r.key === key).map((r) => r.rps));
+        const off = mean(runs.filter((r) => !r.seal && r.key === key).map((r) => r.rps));
+        return { key, on, off, ratio: on / off };
       });
     }
   } finally {
