@@ -2,13 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Bundle, AuditEvent } from 'fhir/r4';
 import { expect } from 'chai';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 import { enrollMfa, setUserPassword } from '../../server/admin/oauth';
 import { CSV_COLUMNS } from '../../server/console/export';
 import { chromiumPath } from '../helpers/chromium';
 import { auditEvents } from '../helpers/audit';
 import { admin, api, FHIR, newUser, patientBody, testServer, tokenFor } from '../helpers/server';
-import { oauthServer, staffFixture, totp } from '../oauth/helpers';
+import { oauthServer, staffFixture } from '../oauth/helpers';
+import { signInConsole } from './helpers';
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const OUT = path.resolve('test-output', 'console');
@@ -23,15 +24,6 @@ function parseCsv(text: string): string[][] {
     if (m[2] === '\r\n') { rows.push(row); row = []; }
   }
   return rows;
-}
-
-async function signIn(page: Page, base: string, who: { email: string; password: string; secret: string }): Promise<void> {
-  await page.goto(`${base}/console`);
-  await page.fill('#email', who.email);
-  await page.fill('#password', who.password);
-  await page.fill('#code', await totp(who.secret));
-  await page.click('button[type=submit]');
-  await page.waitForURL((u) => u.pathname.startsWith('/console') && u.pathname !== '/console/login');
 }
 
 describe('The compliance console in a real browser (headless Chromium, playwright-core)', function () {
@@ -62,7 +54,7 @@ describe('The compliance console in a real browser (headless Chromium, playwrigh
 
   it("a compliance officer signs in with password and TOTP, opens a patient's access log and sees the doctor who read the chart", async () => {
     const page = await context.newPage();
-    await signIn(page, base, officer);
+    await signInConsole(page, base, officer);
     expect(new URL(page.url()).pathname).to.equal('/console');
     expect(await page.textContent('h1')).to.equal('Overview');
     const session = (await context.cookies()).find((c) => c.name === 'console_session');
@@ -169,7 +161,7 @@ describe('The compliance console in a real browser (headless Chromium, playwrigh
   it('a doctor signing in to the console is refused, and the refusal is audited', async () => {
     const own = await browser!.newContext();
     const page = await own.newPage();
-    await signIn(page, base, doctor);
+    await signInConsole(page, base, doctor);
     expect(await page.textContent('.error')).to.include('does not include the compliance console');
     expect((await own.cookies()).some((c) => c.name === 'console_session')).to.equal(false);
     const refused = await auditEvents((q) => q.where({ clinic_id: doctor.clinic, user_id: doctor.user, subtype: 'console-sign-in' }));
