@@ -152,8 +152,9 @@ export async function up(knex: Knex): Promise<void> {
                          and g.revoked_at is null and g.expires_at > now());
       end $f$;
 
-    -- "This record exists in your clinic and break-glass would open it", and nothing else: called
-    -- after a read found nothing, to answer 403 (suppressed) instead of 404.
+    -- "This record exists in your clinic, is labelled R, and break-glass would open it", and nothing
+    -- else: called after a read found nothing, to answer 403 (suppressed) instead of 404. A row the
+    -- care-team policy hides without a label stays absent (404), as it is for everyone outside its care.
     create function app_break_glass_available(p_type text, p_id uuid) returns boolean language plpgsql
       security definer set search_path = public, pg_temp
       as $f$
@@ -170,7 +171,7 @@ export async function up(knex: Knex): Promise<void> {
         execute format('select %I, security_label from %I where id = $1 and not deleted', pcol, t) into p, l using p_id;
         seen := found;
         perform set_config('app.care_probe', '', true);
-        return seen and p is not null and l is distinct from 'V';
+        return seen and p is not null and l = 'R';
       end $f$;
     revoke all on function app_break_glass_available(text, uuid) from public;
     grant execute on function app_break_glass_available(text, uuid) to ${APP_ROLE};

@@ -104,7 +104,7 @@ describe('documents in a care-team clinic', () => {
     const nurse = await member(a.clinic, 'nurse');
     const agent = await api();
     const refused = await agent.get(`/fhir/DocumentReference/${doc}`).set(nurse.auth);
-    expect(refused.status).to.equal(403);
+    expect(refused.status).to.equal(404);
     expect(refused.text).to.not.include(`Binary/${bin}`);
     expect((await agent.get(`/fhir/Binary/${bin}`).set(nurse.auth)).status).to.equal(404);
     expect(await searchIds(nurse.auth, 'DocumentReference', `patient=${patient}`)).to.deep.equal([]);

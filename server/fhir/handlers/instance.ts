@@ -34,9 +34,9 @@ export function notModified(headers: Readonly<Record<string, string | undefined>
 }
 
 /**
- * For a caller who could break the glass, a record that RLS hid for want of a care relationship (or
- * an R label) is refused as `suppressed` rather than absent; the database answers only "exists and
- * break-glassable" (app_break_glass_available, migration 032). Null: a plain 404 it stays.
+ * For a caller who could break the glass, a restricted (R-labelled) record that RLS hid is refused
+ * as `suppressed` rather than absent; the database answers only "exists, R and break-glassable"
+ * (app_break_glass_available, migration 032). Null: a plain 404 it stays.
  */
 async function emergencyAccessAvailable(ctx: InteractionContext, id: string): Promise<OperationOutcomeError | null> {
   if (ctx.access.patientId || !grants(ctx.membership.permissions, 'clinical.breakGlass.request')) return null;
@@ -44,7 +44,7 @@ async function emergencyAccessAvailable(ctx: InteractionContext, id: string): Pr
   if (!row?.ok) return null;
   return new OperationOutcomeError(403, {
     severity: 'error', code: 'suppressed',
-    diagnostics: `${ctx.def.type}/${id} is outside your care relationships: emergency access is available through $break-glass on the patient`,
+    diagnostics: `${ctx.def.type}/${id} is restricted to those in the patient's care: emergency access is available through $break-glass on the patient`,
   });
 }
 
