@@ -1,8 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { isFhirMethod, parseQuery, type FhirMethod } from './request';
-import { isBulkPath } from './bulk/routes';
-import { matchOperation } from './operations';
-import { definitionFor, FHIR_ROUTES, isOperationRoute, matchRoute, matchRunnerRoute } from './routes';
+import { definitionFor, FHIR_ROUTES, matchOwnRoute, matchRoute } from './routes';
 import { badRequest, methodNotAllowed, notFound, OperationOutcomeError, unsupportedMediaType, refusedAtEdge } from '../http/errors';
 
 /**
@@ -76,8 +74,7 @@ export function pathSegments(path: string): string[] {
 function checkRoute(method: string, segments: string[]): void {
   const root = segments.length === 1 && segments[0] === '';
   const byDocuments = (fm: FhirMethod) => segments[0] === 'Binary' && DOCUMENT_ROUTES.some((r) => r.method === fm && r.segments === segments.length);
-  const byOperation = (fm: FhirMethod) => matchOperation(fm, segments) !== undefined || isOperationRoute(fm, segments) || isBulkPath(fm, segments)
-    || matchRunnerRoute(fm, segments) !== undefined;
+  const byOperation = (fm: FhirMethod) => matchOwnRoute(fm, segments);
   const served = (fm: FhirMethod) => (root ? fm === 'POST' : byDocuments(fm) || byOperation(fm) || matchRoute(fm, segments) !== undefined);
   const m = method === 'HEAD' ? 'GET' : method;
   if (isFhirMethod(m) && served(m)) {

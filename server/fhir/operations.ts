@@ -1,5 +1,3 @@
-import type { FhirMethod } from './request';
-
 /**
  * The operations this server answers, as the CapabilityStatement declares them. Add an entry here
  * when an operation works (and only then): test/fhir/conformance.test.ts calls each one it lists.
@@ -65,32 +63,3 @@ export const OPERATIONS: DeclaredOperation[] = [
     documentation: 'GET, from/to (YYYY-MM-DD): who accessed the patient\'s record, one Parameters row per day, accessor, kind and purpose. For the patient\'s own patient/ token or compliance.auditEvents.search.',
   },
 ];
-
-/** A FHIR operation served beside the REST interactions (server/care implements them). */
-export interface OperationRoute {
-  method: FhirMethod;
-  /** `instance`: `[base]/Patient/{id}/$name`; `system`: `[base]/$name`. */
-  level: 'instance' | 'system';
-  name: string;
-}
-
-/** Every operation this server serves; the edge checks (hostile-input.ts) let exactly these through. */
-export const OPERATION_ROUTES: readonly OperationRoute[] = [
-  { method: 'POST', level: 'instance', name: '$assign' },
-  { method: 'POST', level: 'instance', name: '$unassign' },
-  { method: 'POST', level: 'instance', name: '$share' },
-  { method: 'POST', level: 'instance', name: '$break-glass' },
-  { method: 'GET', level: 'instance', name: '$break-glass' },
-  { method: 'POST', level: 'instance', name: '$break-glass-revoke' },
-  { method: 'POST', level: 'instance', name: '$break-glass-review' },
-  { method: 'POST', level: 'system', name: '$set-access-policy' },
-  { method: 'GET', level: 'instance', name: '$access-report' },
-];
-
-/** The operation a method and decoded path segments name (only Patient has instance operations). */
-export function matchOperation(method: FhirMethod, segments: readonly string[]): OperationRoute | undefined {
-  const name = segments.length === 3 && segments[0] === 'Patient' && segments[1] !== '' ? segments[2] : segments.length === 1 ? segments[0] : undefined;
-  const level = segments.length === 3 ? 'instance' : 'system';
-  return OPERATION_ROUTES.find((o) => o.method === method && o.level === level && o.name === name);
-}
-

@@ -39,7 +39,7 @@ export function fhirRouter(deps: FhirDeps): Router {
   router.post('/', async (req: Request, res: Response) => {
     send(res, await runBundle(deps, req.access as AccessContext, fromExpress(req)));
   });
-  // Operations on an instance, before the REST routes (operations.ts OPERATION_ROUTES lets them past the edge checks).
+  // Operations on an instance, before the REST routes (routes.ts OWN_ROUTES lets them past the edge checks).
   router.get('/Patient/:id/$access-report', async (req: Request, res: Response) => {
     send(res, await accessReport(deps, req.access as AccessContext, fromExpress(req)));
   });

@@ -43,21 +43,6 @@ export const FHIR_ROUTES: readonly FhirRoute[] = [
   { method: 'DELETE', path: '/:type', interaction: 'delete', handler: conditionalDelete },
 ];
 
-/**
- * FHIR operations served by their own routers (`$verify`...): the edge checks (hostile-input.ts)
- * let these method and path pairs through to them. Literal segments only.
- */
-export const TYPE_OPERATION_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
-  { method: 'POST', path: '/AuditEvent/$verify' },
-  { method: 'GET', path: '/AuditEvent/$verify' },
-  { method: 'GET', path: '/AuditEvent/$checkpoint' },
-];
-
-export function isOperationRoute(method: FhirMethod, segments: readonly string[]): boolean {
-  const path = `/${segments.join('/')}`;
-  return TYPE_OPERATION_ROUTES.some((r) => r.method === method && r.path === path);
-}
-
 export interface MatchedRoute { route: FhirRoute; params: { type?: string; id?: string; vid?: string } }
 
 /** Express-style path parameters of `path` for decoded `segments`, or undefined when it does not match. */
@@ -85,21 +70,34 @@ export function matchRoute(method: FhirMethod, segments: readonly string[]): Mat
 }
 
 /**
- * Operations and system-level interactions, served by their own runners (they check the permission
- * of what they stand for): matched before the type-level table, as the router mounts them first.
+ * Everything served beside the type-level table by its own router (operations, system history,
+ * Bulk Data): the edge checks (hostile-input.ts) let exactly these through. `:x` is one segment
+ * that does not start with `$`.
  */
-export const RUNNER_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
+export const OWN_ROUTES: ReadonlyArray<{ method: FhirMethod; path: string }> = [
   { method: 'GET', path: '/_history' },
   { method: 'POST', path: '/:type/$validate' },
   { method: 'POST', path: '/:type/:id/$validate' },
+  // The audit seal (fhir/audit-operations.ts).
+  { method: 'POST', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$verify' },
+  { method: 'GET', path: '/AuditEvent/$checkpoint' },
+  // Bulk Data (fhir/bulk/routes.ts).
+  { method: 'GET', path: '/$export' },
+  { method: 'GET', path: '/Patient/$export' },
+  { method: 'GET', path: '/$export-status/:job' },
+  { method: 'DELETE', path: '/$export-status/:job' },
+  { method: 'GET', path: '/$export-file/:job/:file' },
+  // Care relationships and break-glass (care/routes.ts), the access report (fhir/router.ts).
+  ...['$assign', '$unassign', '$share', '$break-glass', '$break-glass-revoke', '$break-glass-review']
+    .map((op) => ({ method: 'POST' as const, path: `/Patient/:id/${op}` })),
+  { method: 'GET', path: '/Patient/:id/$break-glass' },
+  { method: 'GET', path: '/Patient/:id/$access-report' },
+  { method: 'POST', path: '/$set-access-policy' },
 ];
 
-export function matchRunnerRoute(method: FhirMethod, segments: readonly string[]): { type?: string } | undefined {
-  for (const op of RUNNER_ROUTES) {
-    const params = op.method === method ? matchPath(op.path, segments) : undefined;
-    if (params) return params;
-  }
-  return undefined;
+export function matchOwnRoute(method: FhirMethod, segments: readonly string[]): boolean {
+  return OWN_ROUTES.some((r) => r.method === method && matchPath(r.path, segments) !== undefined);
 }
 
 /** The definition serving `type` for `interaction`, or the 404/405 a client gets for asking. */

@@ -3,24 +3,10 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { AccessContext } from '../../auth/access-context';
 import { methodNotAllowed } from '../../http/errors';
 import type { FhirResult } from '../interaction';
-import { fromExpress, type FhirMethod } from '../request';
+import { fromExpress } from '../request';
 import { kickOff } from './kickoff';
 import { type BulkDeps, ExportRunner } from './runner';
 import { cancel, openFile, poll } from './status';
-
-/** The Bulk Data paths below the FHIR base, for the edge checks (hostile-input.ts): `:x` is any one segment. */
-const BULK_PATHS: ReadonlyArray<{ method: FhirMethod; pattern: readonly string[] }> = [
-  { method: 'GET', pattern: ['$export'] },
-  { method: 'GET', pattern: ['Patient', '$export'] },
-  { method: 'GET', pattern: ['$export-status', ':job'] },
-  { method: 'DELETE', pattern: ['$export-status', ':job'] },
-  { method: 'GET', pattern: ['$export-file', ':job', ':file'] },
-];
-
-export function isBulkPath(method: FhirMethod, segments: readonly string[]): boolean {
-  return BULK_PATHS.some((p) => p.method === method && p.pattern.length === segments.length
-    && p.pattern.every((s, i) => (s.startsWith(':') ? segments[i] !== '' : s === segments[i])));
-}
 
 /** Answers a result as is: a manifest is application/json, an OperationOutcome application/fhir+json. */
 function answer(res: Response, r: FhirResult): void {
