@@ -1,20 +1,6 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startServerProcess } from '../../scripts/bench/server-process';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const sh = promisify(execFile);
-
-function readmeBlock(heading: string): string {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf(`\n${heading}\n`));
-  const m = /```sh\n([\s\S]*?)```/.exec(section);
-  if (!m) throw new Error(`no sh block under ${heading}`);
-  return m[1];
-}
+import { readmeBlock, runReadmeScript } from '../helpers/readme';
 
 describe('README: Bulk Data', () => {
   it('the curl flow works as written: kick-off, poll, NDJSON download, DELETE, $everything', async function () {
@@ -27,7 +13,7 @@ describe('README: Bulk Data', () => {
       };
       // "First request" makes the clinic, the token and a patient; the Bulk Data block follows in the same shell.
       const script = `${readmeBlock('## First request')}\necho\n${readmeBlock('## Bulk Data ($export) and Patient/$everything')}`;
-      const { stdout } = await sh('bash', ['-euo', 'pipefail', '-c', script], { cwd: ROOT, env });
+      const { stdout } = await runReadmeScript(script, env);
       const lines = stdout.split('\n');
       const ndjson = lines.slice(1, -1).map((l) => JSON.parse(l) as { resourceType: string; id: string });
       expect(ndjson.map((r) => r.resourceType)).to.deep.equal(['Patient']);

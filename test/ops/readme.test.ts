@@ -1,21 +1,6 @@
-import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startServerProcess } from '../../scripts/bench/server-process';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const sh = promisify(execFile);
-
-/** The first sh block under a README heading. */
-function readmeBlock(heading: string): string {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf(`\n${heading}\n`));
-  const m = /```sh\n([\s\S]*?)```/.exec(section);
-  if (!m) throw new Error(`no sh block under ${heading}`);
-  return m[1];
-}
+import { readmeBlock, runReadmeScript } from '../helpers/readme';
 
 describe('README', () => {
   it('"First request" works as written against a server on any port (BASE and the server\'s settings given)', async () => {
@@ -25,7 +10,7 @@ describe('README', () => {
         PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root',
         DATA_DIR: server.dataDir, EMBEDDED_PG_PORT: String(server.pgPort), BASE_URL: server.url, BASE: server.url,
       };
-      const { stdout } = await sh('bash', ['-euo', 'pipefail', '-c', readmeBlock('## First request')], { cwd: ROOT, env });
+      const { stdout } = await runReadmeScript(readmeBlock('## First request'), env);
       // The create's Patient, then the search's Bundle that finds it.
       const split = stdout.indexOf('{"resourceType":"Bundle"');
       expect(split, stdout.slice(0, 500)).to.be.greaterThan(0);
