@@ -156,7 +156,11 @@ export class Sealer {
         return { sealed: 0, checkpoints: 0, anchored: 0, waitsForHash: unhashed === 0 };
       }
       const byClinic = new Map<string, PendingRow[]>();
-      for (const r of batch) byClinic.set(r.clinic_id, [...(byClinic.get(r.clinic_id) ?? []), r]);
+      for (const r of batch) {
+        const list = byClinic.get(r.clinic_id);
+        if (list) list.push(r);
+        else byClinic.set(r.clinic_id, [r]);
+      }
       const sealedAt = new Date().toISOString();
       for (const [clinicId, list] of byClinic) {
         const { rows: last } = await conn.query('select tree_size::text as size, head from audit_checkpoint where clinic_id = $1 order by tree_size desc limit 1', [clinicId]);
@@ -185,13 +189,18 @@ export class Sealer {
     }
   }
 
-  /** Writes unanchored checkpoints to the anchor store; a store that cannot be reached leaves them for the next round. */
+  /**
+   * Writes each clinic's newest unanchored checkpoint to the anchor store, and marks it and the
+   * older ones it covers as anchored: its head commits to every leaf before it, so a rollback or
+   * rewrite of any of them contradicts it. One object per clinic per round, however long the
+   * backlog was. A store that cannot be reached leaves them for the next round.
+   */
   private async anchor(conn: PgConnection): Promise<number> {
     if (!this.anchors) return 0;
     await conn.query(`set role ${SEALER_ROLE}`);
     try {
-      const { rows } = await conn.query(`select clinic_id, tree_size::text as size, statement, signature, key_id from audit_checkpoint
-                                          where anchored_at is null order by sealed_at, clinic_id, tree_size limit 1000`);
+      const { rows } = await conn.query(`select distinct on (clinic_id) clinic_id, tree_size::text as size, statement, signature, key_id
+                                           from audit_checkpoint where anchored_at is null order by clinic_id, tree_size desc`);
       let done = 0;
       for (const c of rows) {
         const body: AnchoredCheckpoint = { statement: c.statement as string, signature: (c.signature as Buffer).toString('base64'), keyId: c.key_id as string };
@@ -201,7 +210,7 @@ export class Sealer {
           this.log.warn({ err }, 'audit checkpoint not anchored: the object store is unreachable; sealing goes on');
           break;
         }
-        await conn.query('update audit_checkpoint set anchored_at = now() where clinic_id = $1 and tree_size = $2', [c.clinic_id, c.size]);
+        await conn.query('update audit_checkpoint set anchored_at = now() where clinic_id = $1 and tree_size <= $2 and anchored_at is null', [c.clinic_id, c.size]);
         done += 1;
       }
       return done;

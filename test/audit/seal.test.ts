@@ -221,6 +221,35 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     expect(param((await verify(officer)).body, 'result')?.valueCode).to.equal('valid');
   });
 
+  it('a backlog of several rounds gets a checkpoint per round but one anchored object per clinic, covering them all', async () => {
+    const { officer, doctor } = await sealedClinic(1);
+    const s = await testServer();
+    const db = await admin();
+    const before = await s.seal!.anchors.keys(`audit-checkpoints/${doctor.clinic}/`);
+    const checkpointsBefore = Number((await db('audit_checkpoint').where({ clinic_id: doctor.clinic }).count<{ count: string }[]>('* as count'))[0].count);
+    const resume = s.sealer!.pause();
+    try {
+      for (let i = 0; i < 12; i++) {
+        const rows = Array.from({ length: 1000 }, () => {
+          const r = { ...auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: doctor.clinic, userId: doctor.user, resourceType: 'Patient' }), detail: null };
+          return { ...r, hash: auditRowHash(r) };
+        });
+        await db('audit_event').insert(rows);
+      }
+    } finally {
+      resume();
+    }
+    await seal();
+    const checkpoints = await db('audit_checkpoint').where({ clinic_id: doctor.clinic }).orderBy('tree_size').select('tree_size', 'anchored_at');
+    // 12 000 rows are three rounds of the sealer (5 000 each): three checkpoints, one object written.
+    expect(checkpoints.length - checkpointsBefore).to.be.at.least(3);
+    expect(checkpoints.filter((c) => c.anchored_at === null)).to.deep.equal([]);
+    const after = await s.seal!.anchors.keys(`audit-checkpoints/${doctor.clinic}/`);
+    expect(after.length - before.length).to.equal(1);
+    expect(after[after.length - 1]).to.match(new RegExp(`/0*${checkpoints[checkpoints.length - 1].tree_size}\\.json$`));
+    expect(param((await verify(officer)).body, 'result')?.valueCode).to.equal('valid');
+  });
+
   it('$checkpoint answers the clinic\'s latest signed checkpoint, whose signature verifies with the published key', async () => {
     const { officer } = await sealedClinic(1);
     const res = await (await api()).get('/fhir/AuditEvent/$checkpoint').set(officer.auth);
