@@ -8,7 +8,7 @@ import knexFactory, { type Knex } from 'knex';
 import { statementName } from '../../db/knex-client';
 import type { AuditFacts } from '../../server/audit/record';
 import { auditRecord } from '../../server/audit/record';
-import { auditInsertSql, auditInsertWhenSql, withRequestFacts } from '../../server/audit/writer';
+import { auditInsertFromSql, auditInsertSql, withRequestFacts } from '../../server/audit/writer';
 import { sqlLiteral } from '../../db/literal';
 import { Repository, stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
 import { defaultRoles } from '../../server/auth/permissions';
@@ -75,9 +75,8 @@ export function readPatientFloor(actor: () => FloorActor, patientId: () => strin
     const id = patientId();
     await ensureStamp(c, who);
     const facts = withRequestFacts({ interaction: 'read', action: 'R', outcome: '0', clinicId: who.clinicId, userId: who.userId, roleName: who.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), resourceType: 'Patient', resourceId: id });
-    const row = `(select %s from patient where id = '${id}')`;
     await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; select id, version_id, last_updated, deleted, resource::text as resource from patient where id = '${id}'; ${
-      auditInsertWhenSql(auditRecord(facts), `exists (select 1 from patient where id = '${id}' and not deleted)`, { entity_version: row.replace('%s', 'version_id::text') })}; COMMIT`);
+      auditInsertFromSql(auditRecord(facts), `(select version_id::text as entity_version from patient where id = '${id}' and not deleted) r`, { entity_version: 'r.entity_version' })}; COMMIT`);
   };
 }
 

@@ -40,9 +40,15 @@ export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditCol
 }
 
 
-export function auditInsertWhenSql(r: AuditRecord, when: string, computed: Partial<Record<AuditColumn, string>>): string {
+/**
+ * The INSERT of a one-patient audit row written once for each row `from` yields (none: the access
+ * it records did not succeed), some columns taken from that row (the version read, the row's
+ * patient): for a request sent in one round trip. `from` is read once; the row's hash is computed
+ * in SQL from the same values.
+ */
+export function auditInsertFromSql(r: AuditRecord, from: string, computed: Partial<Record<AuditColumn, string>>): string {
   if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
-  return `insert into audit_event (${AUDIT_COLUMN_LIST}) select ${literals(r, computed)} where ${when}`;
+  return `insert into audit_event (${AUDIT_COLUMN_LIST}) select ${literals(r, computed)} from ${from}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { auditRecord } from '../audit/record';
-import { auditInsertWhenSql, withRequestFacts } from '../audit/writer';
+import { auditInsertFromSql, withRequestFacts } from '../audit/writer';
 import type { AccessContext } from '../auth/access-context';
 import { isUuid } from '../http/ids';
 import { oneTrip, plainlyGranted } from '../pipeline/one-trip';
@@ -26,12 +26,13 @@ export async function readInOneTrip(deps: FhirDeps, access: AccessContext, req: 
   const rows = await oneTrip<ReadRow>(deps.db, access, compartment, (membership) => {
     if (!plainlyGranted(access, membership, def.type, 'read', compartment)) return undefined;
     const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'read'), resourceId: id, roleName: membership.role });
-    const row = `(select %s from ${t} where id = '${id}')`;
+    // The row read is looked up once for the audit: its version and patient, and whether it exists at all.
+    const patient = hasPatientColumn(def) ? ', patient_id' : '';
     return {
       statement: `select id, version_id, last_updated, deleted, resource::text as resource from ${t} where id = '${id}'`,
-      audit: auditInsertWhenSql(auditRecord(facts), `exists (select 1 from ${t} where id = '${id}' and not deleted)`, {
-        entity_version: row.replace('%s', 'version_id::text'),
-        ...(hasPatientColumn(def) ? { patient_id: row.replace('%s', 'patient_id') } : {}),
+      audit: auditInsertFromSql(auditRecord(facts), `(select version_id::text as entity_version${patient} from ${t} where id = '${id}' and not deleted) r`, {
+        entity_version: 'r.entity_version',
+        ...(patient ? { patient_id: 'r.patient_id' } : {}),
       }),
     };
   });

@@ -18,7 +18,7 @@ export function plainlyGranted(access: AccessContext, membership: Membership, ty
 export interface OneTripPlan {
   /** The statement whose rows answer the request (literal values only: simple protocol). */
   statement: string;
-  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertWhenSql); none when the statement writes it itself. */
+  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertFromSql); none when the statement writes it itself. */
   audit?: string;
 }
 

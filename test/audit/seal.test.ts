@@ -6,6 +6,7 @@ import { auditRecord } from '../../server/audit/record';
 import { applyRetention } from '../../server/audit/retention';
 import { defaultRoles } from '../../server/auth/permissions';
 import { auditRecordInsertSql } from '../../server/audit/writer';
+import { appointmentBody } from '../helpers/resources';
 import { actor, admin, api, FHIR, patientBody, testServer } from '../helpers/server';
 
 type Part = NonNullable<Parameters['parameter']>[number];
@@ -248,6 +249,24 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     expect(after.length - before.length).to.equal(1);
     expect(after[after.length - 1]).to.match(new RegExp(`/0*${checkpoints[checkpoints.length - 1].tree_size}\\.json$`));
     expect(param((await verify(officer)).body, 'result')?.valueCode).to.equal('valid');
+  });
+
+  it('a read answered in one round trip audits the version and patient it read, hashed in SQL as in JS', async () => {
+    const doctor = await actor('doctor');
+    const http = await api();
+    const patient = (await http.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody('OneTrip'))).body;
+    const appointment = (await http.post('/fhir/Appointment').set(doctor.auth).set('Content-Type', FHIR).send(JSON.stringify(appointmentBody(patient.id)))).body;
+    expect(appointment.id).to.be.a('string');
+    await http.put(`/fhir/Appointment/${appointment.id}`).set(doctor.auth).set('Content-Type', FHIR)
+      .send(JSON.stringify({ ...appointment, status: 'arrived' })).expect(200);
+    // Twice: the first read caches the role, the second is sent in one round trip.
+    for (let i = 0; i < 2; i++) await http.get(`/fhir/Appointment/${appointment.id}`).set(doctor.auth).expect(200);
+    await http.get(`/fhir/Appointment/${crypto.randomUUID()}`).set(doctor.auth).expect(404);
+    const db = await admin();
+    const reads = await db('audit_event').where({ clinic_id: doctor.clinic, subtype: 'read', entity_type: 'Appointment' }).orderBy('last_updated').select('*');
+    expect(reads.filter((r) => r.outcome === '0').map((r) => [r.entity_id, r.entity_version, r.patient_id]))
+      .to.deep.equal([[appointment.id, '2', patient.id], [appointment.id, '2', patient.id]]);
+    for (const r of reads) expect(auditRowHash(r).equals(r.hash), `row ${r.id}`).to.equal(true);
   });
 
   it('$checkpoint answers the clinic\'s latest signed checkpoint, whose signature verifies with the published key', async () => {
