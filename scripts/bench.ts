@@ -5,6 +5,7 @@
  * prints a table and the targets, writes it as JSON, cleans up. Any error fails the run (exit 1).
  * See README "Benchmark" for the flags.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +40,8 @@ const USAGE = `usage: npm run bench -- [options]
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
   seal      --seal-cost (after the scenarios: read and create with AUDIT_SEAL=false and true on the same data,
-            --seal-pairs 3 pairs of runs, each pair's order flipped from the last)
+            --seal-pairs 3 pairs of runs, each pair's order flipped from the last; the runs with the seal off
+            use a copy of the data directory, so each side stays in one mode)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -277,21 +279,35 @@ async function main(): Promise<number> {
       seal = await sealLag(adminUrl, measuredFrom);
     }
     if (flags['seal-cost'] && server && adminUrl) {
-      // The same build with hashing and sealing off and on, in pairs whose order alternates, on the
-      // same warmed data (each run on a freshly started server): neither the order, a cold start nor
-      // a machine that slows down over the runs decides the ratio.
+      // The same build with hashing and sealing off and on, each on its own copy of the same data
+      // (a deployment that stays in one mode: rows written with the seal off are never hashed and
+      // sealed later inside a measured window), in pairs whose order alternates, each run on a freshly
+      // started server: neither the order, a cold start nor a machine that slows down decides the ratio.
       const dataDir = server.dataDir;
+      await server.stop(true);
+      const offDir = `${dataDir}-seal-off`;
+      process.stderr.write(`seal cost: copying the data for the runs with the seal off (${offDir}) ...\n`);
+      execFileSync('cp', ['-a', dataDir, offDir]);
       const runs: SealRun[] = [];
-      for (const on of sealOrder(positive('seal-pairs', flags['seal-pairs']))) {
-        await server.stop(true);
-        server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir });
-        await settle(server, on);
-        for (const s of buildScenarios(clinics, ['read', 'create'])) {
-          const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
-          const cpu = cpuPerRequest(m);
-          process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s${cpu === undefined ? '' : `, ${cpu.toFixed(3)} ms CPU per request`}, others ${m.othersCpuPct ?? '?'} % CPU\n`);
-          runs.push({ seal: on, key: s.key, rps: m.rps, cpuMsPerRequest: cpu, othersCpuPct: m.othersCpuPct });
+      try {
+        for (const on of sealOrder(positive('seal-pairs', flags['seal-pairs']))) {
+          await server?.stop(true);
+          server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir: on ? dataDir : offDir });
+          await settle(server, on);
+          for (const s of buildScenarios(clinics, ['read', 'create'])) {
+            const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
+            const cpu = cpuPerRequest(m);
+            process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s${cpu === undefined ? '' : `, ${cpu.toFixed(3)} ms CPU per request`}, others ${m.othersCpuPct ?? '?'} % CPU\n`);
+            runs.push({ seal: on, key: s.key, rps: m.rps, cpuMsPerRequest: cpu, othersCpuPct: m.othersCpuPct });
+          }
         }
+      } finally {
+        // The copy goes; the sealed data stays only when asked to (--keep, --reuse).
+        const last = server;
+        server = undefined;
+        await last?.stop(true);
+        fs.rmSync(offDir, { recursive: true, force: true });
+        if (!flags.keep && !flags.reuse) fs.rmSync(dataDir, { recursive: true, force: true });
       }
       sealCost = sealCosts(runs);
     }
