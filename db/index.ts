@@ -25,6 +25,11 @@ export interface DatabaseSettings {
 export interface Database {
   /** Pool of the runtime login: every request goes through it, inside `withClinic`. */
   runtime: Knex;
+  /**
+   * A one-connection pool of the same login for background work that keeps its connection (the
+   * audit sealer holds its lock on it): it never takes a connection from requests.
+   */
+  background: Knex;
   /** Migration account URL (the CLI and maintenance use it; requests never do). */
   adminUrl: string;
   close(): Promise<void>;
@@ -162,12 +167,15 @@ export async function openDatabase(cfg: DatabaseSettings, { prepare = true } = {
     if (prepare) await migrate(admin.url);
     const password = cfg.dbRuntimePassword ?? persistentSecret(cfg.dataDir, 'db-runtime-password');
     if (prepare) await provisionRuntimeLogin(admin.url, cfg.dbRuntimeUser, password);
-    const runtime = makeKnex(runtimeUrl(cfg.databaseUrl ? admin.url : await localSocketUrl(admin.url), cfg.dbRuntimeUser, password), cfg.dbPoolMax, true);
+    const url = runtimeUrl(cfg.databaseUrl ? admin.url : await localSocketUrl(admin.url), cfg.dbRuntimeUser, password);
+    const runtime = makeKnex(url, cfg.dbPoolMax, true);
     await assertSafeRuntimeLogin(runtime);
+    const background = makeKnex(url, 1, true);
     return {
       runtime,
+      background,
       adminUrl: admin.url,
-      close: async () => { await runtime.destroy(); await admin.stop(); },
+      close: async () => { await background.destroy(); await runtime.destroy(); await admin.stop(); },
     };
   } catch (err) {
     await admin.stop().catch(() => undefined);

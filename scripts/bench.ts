@@ -245,6 +245,7 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   let seal: SealLag | undefined;
   let sealCost: SealCost[] | undefined;
+  let sealRuns: SealRun[] | undefined;
   const measuredFrom = new Date();
   let exported: ExportResult | undefined;
   try {
@@ -259,7 +260,7 @@ async function main(): Promise<number> {
         result.ratio = measured.rps / result.floor.rps;
         process.stderr.write(`, floor ${result.floor.rps.toFixed(0)} req/s`);
       }
-      if (naive) {
+      if (naive && !s.noNaive) {
         // Same requests, same load; its process and PostgreSQL are watched as the server's are.
         result.naive = await driveHttp(naive.url, s.http, { ...load, rssPid: naive.pid, cpu: { server: naive.pid, postgres: server?.pgPid } });
         result.naiveRatio = measured.rps / result.naive.rps;
@@ -288,6 +289,8 @@ async function main(): Promise<number> {
       const offDir = `${dataDir}-seal-off`;
       process.stderr.write(`seal cost: copying the data for the runs with the seal off (${offDir}) ...\n`);
       execFileSync('cp', ['-a', dataDir, offDir]);
+      // The copy's dirty pages are written out now, not by the kernel during a measured run.
+      execFileSync('sync');
       const runs: SealRun[] = [];
       try {
         for (const on of sealOrder(positive('seal-pairs', flags['seal-pairs']))) {
@@ -297,8 +300,8 @@ async function main(): Promise<number> {
           for (const s of buildScenarios(clinics, ['read', 'create'])) {
             const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
             const cpu = cpuPerRequest(m);
-            process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s${cpu === undefined ? '' : `, ${cpu.toFixed(3)} ms CPU per request`}, others ${m.othersCpuPct ?? '?'} % CPU\n`);
-            runs.push({ seal: on, key: s.key, rps: m.rps, cpuMsPerRequest: cpu, othersCpuPct: m.othersCpuPct });
+            process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s${cpu === undefined ? '' : `, ${cpu.toFixed(3)} ms CPU per request (server ${m.serverCpuMs?.toFixed(3)}, PostgreSQL ${m.postgresCpuMs?.toFixed(3)})`}, others ${m.othersCpuPct ?? '?'} % CPU\n`);
+            runs.push({ seal: on, key: s.key, rps: m.rps, cpuMsPerRequest: cpu, serverCpuMs: m.serverCpuMs, postgresCpuMs: m.postgresCpuMs, othersCpuPct: m.othersCpuPct });
           }
         }
       } finally {
@@ -310,6 +313,7 @@ async function main(): Promise<number> {
         if (!flags.keep && !flags.reuse) fs.rmSync(dataDir, { recursive: true, force: true });
       }
       sealCost = sealCosts(runs);
+      sealRuns = runs;
     }
   } finally {
     await stopServer();
@@ -320,7 +324,7 @@ async function main(): Promise<number> {
   const report = {
     startedAt: started.toISOString(), seconds: Math.round((Date.now() - started.getTime()) / 1000), machine: host,
     target: flags.url ? url : 'embedded (npm start defaults)', dataset: flags.url ? undefined : size, load,
-    serverEnv, results, seal, sealCost, ...(exported ? { export: exported } : {}), targets: [
+    serverEnv, results, seal, sealCost, sealRuns, ...(exported ? { export: exported } : {}), targets: [
       ...sealCostLines(sealCost ?? []),
       ...targets(results),
       ...(seal ? [`${seal.p99 <= 10 ? 'met' : 'MISSED'}: seal lag p99 ${seal.p99.toFixed(2)} s (p50 ${seal.p50.toFixed(2)} s, max ${seal.max.toFixed(2)} s, ${seal.rows} rows) <= 10 s`] : []),

@@ -81,8 +81,9 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     setAuditHashing(cfg.auditSeal.enabled);
     if (!prepared) await prepareAuditSeal(cfg, db.adminUrl);
     const seal = cfg.auditSeal.enabled ? { key: loadSealKey(cfg.dataDir, cfg.auditSeal.key), anchors: objectStoreAnchors(documents) } : undefined;
-    // Every process tries for the sealer lock, so another takes over when the one sealing stops.
-    sealer = seal && new Sealer(db.runtime, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
+    // Every process tries for the sealer lock, so another takes over when the one sealing stops. It
+    // holds its own connection (db.background), not one of the requests' pool.
+    sealer = seal && new Sealer(db.background, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
       () => hashRowsWrittenBeforeSealing(db.adminUrl));
     sealer?.start();
     // Export jobs whose runner stopped with a previous process are failed, so their owners start again.

@@ -21,6 +21,8 @@ export interface Scenario {
   title: string;
   http: HttpScenario;
   floor?: FloorPlan;
+  /** The naive floor serves no such page (the console): it is not driven there. */
+  noNaive?: true;
 }
 
 export const SCENARIO_KEYS = ['read', 'search', 'appointments', 'create', 'audit', 'console'] as const;
@@ -80,6 +82,7 @@ export function buildScenarios(clinics: readonly BenchClinic[], keys: readonly S
     console: {
       key: 'console', title: "console: a patient's access log, first page",
       http: { next: () => (nextClinic(), { ...as('officer', 'GET', `/console/access?patient=${patient()}`), cookie: current.officerCookie?.() }) },
+      noNaive: true,
     },
   };
   // The console scenario needs a session cookie, which only embedded mode can seal.

@@ -1,7 +1,7 @@
 import type { Measurement } from './measure';
 
 /** One timed window of a scenario on a server started with the seal on or off. */
-export interface SealRun { seal: boolean; key: string; rps: number; cpuMsPerRequest?: number; othersCpuPct?: number }
+export interface SealRun { seal: boolean; key: string; rps: number; cpuMsPerRequest?: number; serverCpuMs?: number; postgresCpuMs?: number; othersCpuPct?: number }
 
 /** What the seal costs one scenario: throughput and CPU per request, seal on against off. */
 export interface SealCost {
