@@ -26,10 +26,10 @@ import { ensureNaiveAuditTable } from './bench/naive-floor';
 import { type NaiveFloorProcess, startNaiveFloor } from './bench/naive-floor-process';
 import { formatSummary, profilesIn, summarizeProfile } from './bench/profile';
 import { machine, type ScenarioResult, scaling, table, targets, writeJson } from './bench/report';
-import { type BenchClinic, buildScenarios, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
+import { type BenchClinic, buildScenarios, type Scenario, SCENARIO_KEYS, type ScenarioKey } from './bench/scenarios';
 import { type ServerProcess, startServerProcess } from './bench/server-process';
 import { type SealLag, sealLag, waitForSeal } from './bench/seal';
-import { cpuPerRequest, type SealCost, sealCostLines, sealCosts, sealOrder, type SealRun } from './bench/seal-cost';
+import { describeRun, type SealCost, sealCostLines, sealCosts, sealRun, type SealRun } from './bench/seal-cost';
 import { type DatasetSize, generateDataset, type GeneratedClinic, SIZE_FLAGS, sizeFromFlags } from './generate';
 
 const USAGE = `usage: npm run bench -- [options]
@@ -39,9 +39,8 @@ const USAGE = `usage: npm run bench -- [options]
   server    --server-env KEY=VALUE (repeatable, e.g. DB_POOL_MAX=24) --cpu-prof DIR (V8 profile of the server)
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
-  seal      --seal-cost (after the scenarios: read and create with AUDIT_SEAL=false and true on the same data,
-            --seal-pairs 3 pairs of runs, each pair's order flipped from the last; the runs with the seal off
-            use a copy of the data directory, so each side stays in one mode)
+  seal      --seal-cost (after the scenarios: read and create on two servers at once, AUDIT_SEAL=true on the
+            data and AUDIT_SEAL=false on a copy of it, --seal-rounds 3 windows each)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -67,7 +66,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     compare: { type: 'string' },
     'seal-cost': { type: 'boolean', default: false },
-    'seal-pairs': { type: 'string', default: '3' },
+    'seal-rounds': { type: 'string', default: '3' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -122,7 +121,7 @@ function consoleCookie(clinicId: string, userId: string): () => string {
 /** Embedded mode: server, dataset (generated, or the one kept in `reuse`) and tokens. */
 async function embedded(
   size: DatasetSize, serverEnv: Record<string, string>, cpuProf: string | undefined, reuse: string | undefined, onStart: (s: ServerProcess) => void,
-): Promise<{ server: ServerProcess; clinics: BenchClinic[]; floorDb: string; size: DatasetSize; poolMax: number; adminUrl: string }> {
+): Promise<{ server: ServerProcess; clinics: BenchClinic[]; clinicsFor: (url: string) => Promise<BenchClinic[]>; floorDb: string; size: DatasetSize; poolMax: number; adminUrl: string }> {
   const server = await startServerProcess({
     env: serverEnv,
     nodeArgs: cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(cpuProf)] : [],
@@ -148,21 +147,26 @@ async function embedded(
     // The signing key is sealed at rest: read it with the server's sealing key (its DATA_DIR, or SECRETS_KEY).
     useSecretKeys(loadConfig({ ...process.env, DATA_DIR: server.dataDir }));
     const key = await loadSigningKeyAsAdmin(admin, server.dataDir).finally(() => admin.destroy());
-    const mint = (clinicId: string, userId: string, scope: string) => mintAccessToken(key, {
-      issuer: server.url, audience: `${server.url}/fhir`, clinicClaim: 'clinic',
-    }, { clinicId, userId, scope, ttlSeconds: 3600 });
-    const clinics: BenchClinic[] = [];
-    for (const g of generated) {
-      const doctorToken = await mint(g.id, g.doctorId, 'user/*.cruds');
-      const officerToken = await mint(g.id, g.complianceOfficerId, 'user/AuditEvent.rs');
-      const officerCookie = consoleCookie(g.id, g.complianceOfficerId);
-      clinics.push({ doctorToken, officerToken, officerCookie, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
-    }
+    // A token names the server it is for (issuer, audience): each server of a run gets its own.
+    const clinicsFor = async (url: string): Promise<BenchClinic[]> => {
+      const mint = (clinicId: string, userId: string, scope: string) => mintAccessToken(key, {
+        issuer: url, audience: `${url}/fhir`, clinicClaim: 'clinic',
+      }, { clinicId, userId, scope, ttlSeconds: 3600 });
+      const out: BenchClinic[] = [];
+      for (const g of generated) {
+        const doctorToken = await mint(g.id, g.doctorId, 'user/*.cruds');
+        const officerToken = await mint(g.id, g.complianceOfficerId, 'user/AuditEvent.rs');
+        const officerCookie = consoleCookie(g.id, g.complianceOfficerId);
+        out.push({ doctorToken, officerToken, officerCookie, patientIds: g.patientIds, doctor: actorOf(doctorToken, 'doctor'), officer: actorOf(officerToken, 'compliance-officer') });
+      }
+      return out;
+    };
+    const clinics = await clinicsFor(server.url);
     // The floor connects as the server's pool does: the runtime login, over the same socket.
     const floorDb = runtimeUrl(await localSocketUrl(conn.url), cfg.dbRuntimeUser, persistentSecret(server.dataDir, 'db-runtime-password'));
     if (!flags['no-naive']) await ensureNaiveAuditTable(conn.url);
     if (sealing(serverEnv)) await waitForSeal(conn.url, (s) => process.stderr.write(s));
-    return { server, clinics, floorDb, size, poolMax, adminUrl: conn.url };
+    return { server, clinics, clinicsFor, floorDb, size, poolMax, adminUrl: conn.url };
   } catch (err) {
     await server.stop(flags.keep);
     throw err;
@@ -222,6 +226,7 @@ async function main(): Promise<number> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stopServer().finally(() => process.exit(130)); });
   let url: string;
   let clinics: BenchClinic[];
+  let clinicsFor: ((url: string) => Promise<BenchClinic[]>) | undefined;
   let floorDb: string | undefined;
   let adminUrl: string | undefined;
   if (flags.url) {
@@ -235,7 +240,7 @@ async function main(): Promise<number> {
     }];
   } else {
     const e = await embedded(size, serverEnv, flags['cpu-prof'], flags.reuse, (s) => { server = s; });
-    url = e.server.url; clinics = e.clinics; floorDb = e.floorDb; size = e.size; adminUrl = e.adminUrl;
+    url = e.server.url; clinics = e.clinics; clinicsFor = e.clinicsFor; floorDb = e.floorDb; size = e.size; adminUrl = e.adminUrl;
     if (!flags['no-naive']) {
       naive = await startNaiveFloor({ dbUrl: e.floorDb, poolMax: e.poolMax });
       process.stderr.write(`naive floor ${naive.url} (pid ${naive.pid}), pool of ${e.poolMax}\n`);
@@ -279,39 +284,52 @@ async function main(): Promise<number> {
       await waitForSeal(adminUrl, (s) => process.stderr.write(s), 10 * 60_000);
       seal = await sealLag(adminUrl, measuredFrom);
     }
-    if (flags['seal-cost'] && server && adminUrl) {
-      // The same build with hashing and sealing off and on, each on its own copy of the same data
-      // (a deployment that stays in one mode: rows written with the seal off are never hashed and
-      // sealed later inside a measured window), in pairs whose order alternates, each run on a freshly
-      // started server: neither the order, a cold start nor a machine that slows down decides the ratio.
+    if (flags['seal-cost'] && server && adminUrl && clinicsFor) {
+      // The same build with hashing and sealing on and off, side by side: two servers, each on its own
+      // copy of the same data (each stays in one mode), driven by the same load in the same windows,
+      // so whatever else the machine does in a window weighs on both alike.
       const dataDir = server.dataDir;
       await server.stop(true);
+      server = undefined;
       const offDir = `${dataDir}-seal-off`;
-      process.stderr.write(`seal cost: copying the data for the runs with the seal off (${offDir}) ...\n`);
+      process.stderr.write(`seal cost: copying the data for the server with the seal off (${offDir}) ...\n`);
       execFileSync('cp', ['-a', dataDir, offDir]);
-      // The copy's dirty pages are written out now, not by the kernel during a measured run.
+      // Its object store gets a port of its own (the kept one is the sealed server's).
+      fs.rmSync(path.join(offDir, 'embedded-s3-port'), { force: true });
+      // The copy's dirty pages are written out now, not by the kernel during a measured window.
       execFileSync('sync');
       const runs: SealRun[] = [];
+      const pair: ServerProcess[] = [];
       try {
-        for (const on of sealOrder(positive('seal-pairs', flags['seal-pairs']))) {
-          await server?.stop(true);
-          server = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir: on ? dataDir : offDir });
-          await settle(server, on);
-          for (const s of buildScenarios(clinics, ['read', 'create'])) {
-            const m = await driveHttp(server.url, s.http, { ...load, rssPid: server.pid, cpu: { server: server.pid, postgres: server.pgPid } });
-            const cpu = cpuPerRequest(m);
-            process.stderr.write(`${s.title}, seal ${on ? 'on' : 'off'}: ${m.rps.toFixed(0)} req/s${cpu === undefined ? '' : `, ${cpu.toFixed(3)} ms CPU per request (server ${m.serverCpuMs?.toFixed(3)}, PostgreSQL ${m.postgresCpuMs?.toFixed(3)})`}, others ${m.othersCpuPct ?? '?'} % CPU\n`);
-            runs.push({ seal: on, key: s.key, rps: m.rps, cpuMsPerRequest: cpu, serverCpuMs: m.serverCpuMs, postgresCpuMs: m.postgresCpuMs, othersCpuPct: m.othersCpuPct });
+        for (const on of [true, false]) {
+          const s = await startServerProcess({ env: { ...serverEnv, AUDIT_SEAL: String(on) }, dataDir: on ? dataDir : offDir });
+          pair.push(s);
+          await settle(s, on);
+        }
+        const [sealed, unsealed] = pair;
+        const tokens = [await clinicsFor(sealed.url), await clinicsFor(unsealed.url)];
+        const drive = (s: ServerProcess, scenario: Scenario) =>
+          driveHttp(s.url, scenario.http, { ...load, rssPid: s.pid, cpu: { server: s.pid, postgres: s.pgPid } });
+        for (let round = 1; round <= positive('seal-rounds', flags['seal-rounds']); round++) {
+          for (const key of ['read', 'create'] as ScenarioKey[]) {
+            // Each server its own scenario state (patient rotation), the same requests.
+            const [a] = buildScenarios(tokens[0], [key]);
+            const [b] = buildScenarios(tokens[1], [key]);
+            const [mOn, mOff] = await Promise.all([drive(sealed, a), drive(unsealed, b)]);
+            for (const r of [sealRun(true, key, round, mOn), sealRun(false, key, round, mOff)]) {
+              process.stderr.write(`round ${round}: ${describeRun(a.title, r)}\n`);
+              runs.push(r);
+            }
           }
         }
       } finally {
         // The copy goes; the sealed data stays only when asked to (--keep, --reuse).
-        const last = server;
-        server = undefined;
-        await last?.stop(true);
+        for (const s of pair) await s.stop(true);
         fs.rmSync(offDir, { recursive: true, force: true });
         if (!flags.keep && !flags.reuse) fs.rmSync(dataDir, { recursive: true, force: true });
       }
+      const failed = runs.reduce((n, r) => n + r.errors, 0);
+      if (failed) throw new Error(`seal cost: ${failed} requests failed; the comparison is void`);
       sealCost = sealCosts(runs);
       sealRuns = runs;
     }
