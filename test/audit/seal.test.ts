@@ -262,11 +262,15 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     // Twice: the first read caches the role, the second is sent in one round trip.
     for (let i = 0; i < 2; i++) await http.get(`/fhir/Appointment/${appointment.id}`).set(doctor.auth).expect(200);
     await http.get(`/fhir/Appointment/${crypto.randomUUID()}`).set(doctor.auth).expect(404);
+    // A search page in one round trip names its patient in SQL too.
+    for (let i = 0; i < 2; i++) await http.get(`/fhir/Appointment?patient=Patient/${patient.id}`).set(doctor.auth).expect(200);
     const db = await admin();
     const reads = await db('audit_event').where({ clinic_id: doctor.clinic, subtype: 'read', entity_type: 'Appointment' }).orderBy('last_updated').select('*');
     expect(reads.filter((r) => r.outcome === '0').map((r) => [r.entity_id, r.entity_version, r.patient_id]))
       .to.deep.equal([[appointment.id, '2', patient.id], [appointment.id, '2', patient.id]]);
-    for (const r of reads) expect(auditRowHash(r).equals(r.hash), `row ${r.id}`).to.equal(true);
+    const all = await db('audit_event').where({ clinic_id: doctor.clinic }).select('*');
+    expect(all.filter((r) => r.subtype === 'search-type' && r.patient_id === patient.id)).to.have.length(2);
+    for (const r of all) expect(auditRowHash(r).equals(r.hash), `row ${r.id} (${r.subtype})`).to.equal(true);
   });
 
   it('$checkpoint answers the clinic\'s latest signed checkpoint, whose signature verifies with the published key', async () => {
