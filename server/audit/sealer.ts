@@ -166,13 +166,24 @@ export class Sealer {
         const { rows: last } = await conn.query('select tree_size::text as size, head from audit_checkpoint where clinic_id = $1 order by tree_size desc limit 1', [clinicId]);
         let size = last.length ? Number(last[0].size) : 0;
         let head = last.length ? last[0].head as Buffer : CHAIN_START;
-        const leaves: string[] = [];
+        const first = size + 1;
+        const ids: string[] = [];
+        const times: string[] = [];
+        const hashes: Buffer[] = [];
         for (const r of list) {
           size += 1;
           head = chainNext(head, r.hash as Buffer);
-          leaves.push(`('${clinicId}', ${size}, '${r.id}', '${r.last_updated.toISOString()}', '\\x${(r.hash as Buffer).toString('hex')}')`);
+          ids.push(r.id);
+          times.push(r.last_updated.toISOString());
+          hashes.push(r.hash as Buffer);
         }
-        await conn.query(`insert into audit_seal_leaf (clinic_id, seq, audit_id, last_updated, hash) values ${leaves.join(', ')}`);
+        // Three array parameters, not a VALUES list: parsing and analysing thousands of literal rows
+        // cost PostgreSQL more than inserting them.
+        await conn.query(
+          `insert into audit_seal_leaf (clinic_id, seq, audit_id, last_updated, hash)
+           select $1::uuid, $2::bigint + n - 1, l.id, l.t, l.h from unnest($3::uuid[], $4::timestamptz[], $5::bytea[]) with ordinality l(id, t, h, n)`,
+          [clinicId, first, ids, times, hashes],
+        );
         const statement = checkpointStatement({ clinicId, treeSize: size, head, sealedAt, keyId: this.key.keyId });
         await conn.query(
           'insert into audit_checkpoint (clinic_id, tree_size, head, sealed_at, statement, signature, key_id) values ($1, $2, $3, $4, $5, $6, $7)',
