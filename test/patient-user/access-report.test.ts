@@ -25,12 +25,16 @@ describe('The patient\'s own access report and access trail', function () {
   let other: string;
   let patient: Record<string, string>;
   let otherPatient: Record<string, string>;
-  const today = new Date().toISOString().slice(0, 10);
+  let today: string;
 
   const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
   const report = async (who: Record<string, string>, id: string, query = '') => (await api()).get(`/fhir/Patient/${id}/$access-report${query}`).set(who);
 
   before(async () => {
+    // The reads below must fall on one UTC day: a run that reaches them just before midnight waits for it.
+    const toMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (toMidnight < 60_000) await new Promise((r) => setTimeout(r, toMidnight + 1000));
+    today = new Date().toISOString().slice(0, 10);
     const d = await actor('doctor');
     clinic = d.clinic;
     doctor = d.auth;
