@@ -31,16 +31,18 @@ export async function computeAlerts(trx: Knex.Transaction, clinicId: string, fro
   const t = await thresholds(trx);
   const win = [clinicId, from, to];
   const alerts: Alert[] = [];
+  // A window that qualifies belongs to the day of its first access: the half-hour-shifted window of a
+  // burst just after midnight starts the day before, and must not make a second alert there.
   const many = await trx.raw(`
-    select user_id, min(b) as at, max(n) as n from (
-      select user_id, b, count(distinct patient_id) as n from (
-        select user_id, patient_id, date_trunc('hour', last_updated) as b from audit_event
+    select user_id, min(first) as at, max(n) as n from (
+      select user_id, b, count(distinct patient_id) as n, min(last_updated) as first from (
+        select user_id, patient_id, last_updated, date_trunc('hour', last_updated) as b from audit_event
          where clinic_id = ? and last_updated >= ? and last_updated < ? and user_id is not null and patient_id is not null and outcome = '0'
         union all
-        select user_id, patient_id, date_trunc('hour', last_updated + interval '30 minutes') - interval '30 minutes' from audit_event
+        select user_id, patient_id, last_updated, date_trunc('hour', last_updated + interval '30 minutes') - interval '30 minutes' from audit_event
          where clinic_id = ? and last_updated >= ? and last_updated < ? and user_id is not null and patient_id is not null and outcome = '0'
       ) x group by user_id, b having count(distinct patient_id) >= ?
-    ) y group by user_id, date_trunc('day', b)`, [...win, ...win, t.patients_per_hour]);
+    ) y group by user_id, date_trunc('day', first)`, [...win, ...win, t.patients_per_hour]);
   for (const r of many.rows) alerts.push({ key: `many-patients:${r.user_id}:${iso(r.at).slice(0, 10)}`, kind: 'many-patients', userId: r.user_id, at: iso(r.at), count: Number(r.n), detail: `${r.n} distinct patients within an hour (threshold ${t.patients_per_hour})` });
 
   const refusals = await trx.raw(`
