@@ -1,25 +1,9 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import type { AuditEvent } from 'fhir/r4';
 import { auditEvents } from '../helpers/audit';
-import { testServer } from '../helpers/server';
-
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
+import { adminCli } from '../helpers/cli';
 
 /** Runs the admin CLI against the test server's database, as an operator would. */
-export async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const s = await testServer();
-  const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: s.cfg.baseUrl, LOG_LEVEL: 'silent' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+export const cli = (...args: string[]) => adminCli(args);
 
 /** The privileged-change events (type `security`) the narrowing columns select, oldest first. */
 export function changeEvents(where: Record<string, string>): Promise<Array<AuditEvent & { id: string }>> {

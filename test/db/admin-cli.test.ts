@@ -1,25 +1,8 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { api, testServer } from '../helpers/server';
+import { api } from '../helpers/server';
+import { adminCli } from '../helpers/cli';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const s = await testServer();
-  const env = {
-    ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: s.cfg.baseUrl, LOG_LEVEL: 'silent',
-  };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (...args: string[]) => adminCli(args);
 
 describe('Admin CLI against the running server\'s database', () => {
   it('creates a clinic and a user, mints a token that the API accepts, and lists them', async () => {

@@ -1,6 +1,3 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { grantDirectoryKeys } from '../../db/migrations/027_practitioner';
 import { ADMIN_ROLE } from '../../db/roles';
@@ -11,6 +8,7 @@ import { actor, admin, api, newClinic, patientBody, testServer } from '../helper
 import { decodeJwt, publicClient, staffFixture, urls } from '../oauth/helpers';
 import { authorizationCode, exchange } from '../oauth/flows';
 import { ScriptedBrowser } from '../oauth/scripted-browser';
+import { adminCli } from '../helpers/cli';
 
 type Auth = Record<string, string>;
 
@@ -122,18 +120,7 @@ describe('Practitioner: the staff directory', () => {
 });
 
 describe('Users linked to their Practitioner (fhirUser)', () => {
-  const run = promisify(execFile);
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const s = await testServer();
-    const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: s.cfg.baseUrl, LOG_LEVEL: 'silent' };
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.resolve(__dirname, '../../scripts/admin.ts'), ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (e) {
-      const err = e as { code: number; stdout: string; stderr: string };
-      return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-    }
-  }
+  const cli = (...args: string[]) => adminCli(args);
 
   it('`user create --practitioner` links the user; the CLI token names it as fhirUser, and that URL reads with 200', async () => {
     const boss = await actor('clinic-admin');

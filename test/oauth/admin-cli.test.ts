@@ -1,25 +1,15 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { exportJWK, generateKeyPair } from 'jose';
-import { newClinic, testServer } from '../helpers/server';
+import { newClinic } from '../helpers/server';
+import { adminCli, jsonOf } from '../helpers/cli';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
 
-async function cli(...args: string[]): Promise<{ code: number; out: Record<string, unknown>; stderr: string }> {
-  const s = await testServer();
-  const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: s.cfg.baseUrl, LOG_LEVEL: 'silent' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
-    return { code: 0, out: JSON.parse(stdout) as Record<string, unknown>, stderr };
-  } catch (e) {
-    const err = e as { code: number; stderr: string };
-    return { code: err.code, out: {}, stderr: err.stderr };
-  }
+async function cli(...args: string[]) {
+  const r = await adminCli(args);
+  return { ...r, out: r.code === 0 ? jsonOf(r) : {} };
 }
 
 describe('Admin CLI for the authorization server', function () {
@@ -43,9 +33,7 @@ describe('Admin CLI for the authorization server', function () {
     const backend = await cli('client', 'create', '--clinic', clinic, '--name', 'CLI Backend', '--type', 'confidential-asymmetric',
       '--scope', 'system/Patient.rs', '--jwks-file', file, '--role', 'doctor');
     expect(backend.out).to.include({ role: 'doctor' });
-    const list = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), 'client', 'list', '--clinic', clinic], {
-      env: { ...process.env, DATA_DIR: (await testServer()).cfg.dataDir, EMBEDDED_PG_PORT: String((await testServer()).cfg.embeddedPgPort), LOG_LEVEL: 'silent' }, cwd: ROOT,
-    });
+    const list = await adminCli(['client', 'list', '--clinic', clinic]);
     const clients = JSON.parse(list.stdout) as Array<{ id: string; redirectUris: string[] }>;
     expect(clients.map((c) => c.id)).to.have.members([app.out.clientId, backend.out.clientId]);
     expect(clients.find((c) => c.id === app.out.clientId)?.redirectUris).to.deep.equal(['https://app.example/cb', 'https://app.example/cb2']);

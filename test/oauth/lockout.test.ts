@@ -1,16 +1,11 @@
 import { SERVER_EVENTS_CLINIC } from '../../server/audit/record';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { testServer } from '../helpers/server';
 import { auditEvents } from '../helpers/audit';
 import { authEvents, closeOAuthServer, oauthServer, publicClient, staffFixture } from './helpers';
 import { authorizeUrl, pkce } from './flows';
 import { ScriptedBrowser, signInPage } from './scripted-browser';
+import { adminCli } from '../helpers/cli';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
 const REDIRECT = 'http://127.0.0.1:9/lockout/callback';
 const GENERIC = 'Sign-in failed. Check your email, password and one-time code, or try again later.';
 const ADDRESS_LIMIT = 8;
@@ -20,17 +15,7 @@ let addressCounter = 10;
 const natAddress = () => `192.0.2.${addressCounter++}`;
 const behind = (address: string) => new ScriptedBrowser({ 'X-Forwarded-For': address });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const s = await testServer();
-  const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), LOG_LEVEL: 'silent' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (...args: string[]) => adminCli(args);
 
 describe('Sign-in lockout that fits a clinic behind one address (NAT)', () => {
   let staff: Awaited<ReturnType<typeof staffFixture>>;

@@ -1,29 +1,16 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createUser } from '../../server/admin/tenancy';
-import { actor, admin, api, FHIR, newClinic, patientBody, testServer, tokenFor } from '../helpers/server';
+import { actor, admin, api, FHIR, newClinic, patientBody, tokenFor } from '../helpers/server';
 import { authEvents, decodeJwt, publicClient, urls } from '../oauth/helpers';
 import { authorizationCode, exchange, refresh } from '../oauth/flows';
 import { ScriptedBrowser } from '../oauth/scripted-browser';
+import { adminCli, jsonOf } from '../helpers/cli';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
 const REDIRECT = 'http://127.0.0.1:9/patient-user/callback';
 
-async function cli(...args: string[]): Promise<{ code: number; out: Record<string, unknown>; raw: string; stderr: string }> {
-  const s = await testServer();
-  const env = { ...process.env, DATA_DIR: s.cfg.dataDir, EMBEDDED_PG_PORT: String(s.cfg.embeddedPgPort), BASE_URL: (await urls()).base, LOG_LEVEL: 'silent' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/admin.ts'), ...args], { env, cwd: ROOT });
-    let out: Record<string, unknown> = {};
-    try { out = JSON.parse(stdout) as Record<string, unknown>; } catch { /* a bare token */ }
-    return { code: 0, out, raw: stdout.trim(), stderr };
-  } catch (e) {
-    const err = e as { code: number; stderr: string };
-    return { code: err.code, out: {}, raw: '', stderr: err.stderr };
-  }
+async function cli(...args: string[]) {
+  const r = await adminCli(args, { BASE_URL: (await urls()).base });
+  return { ...r, out: r.code === 0 ? jsonOf(r) : {}, raw: r.code === 0 ? r.stdout.trim() : '' };
 }
 
 async function fhirGet(token: string, p: string) {
