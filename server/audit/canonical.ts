@@ -27,6 +27,8 @@ export function jcs(v: unknown): string {
 /** The columns the canonical form covers: the event's facts, and the stored document of rows from before migration 028. */
 export const CANONICAL_COLUMNS = [...AUDIT_COLUMNS, 'legacy'] as const;
 type CanonicalColumn = (typeof CANONICAL_COLUMNS)[number];
+/** The same columns in JCS key order (the SQL form of the hash writes them in this order). */
+const JCS_ORDER = [...CANONICAL_COLUMNS].sort();
 /** uuid columns: PostgreSQL answers them in lower case whatever case they were written in. */
 const UUID_COLUMNS = new Set<string>(['id', 'clinic_id', 'patient_id']);
 
@@ -74,7 +76,7 @@ export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<Canonic
     if (known.length) parts.push(sqlLiteral(known.join(',')));
     known = [];
   };
-  for (const k of [...CANONICAL_COLUMNS].sort()) {
+  for (const k of JCS_ORDER) {
     const expr = computed[k];
     if (expr !== undefined) {
       flush();
