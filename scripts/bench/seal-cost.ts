@@ -22,7 +22,7 @@ export interface SealCost {
   cpuRatio?: number;
 }
 
-export const cpuPerRequest = (m: Measurement): number | undefined =>
+const cpuPerRequest = (m: Measurement): number | undefined =>
   (m.serverCpuMs === undefined || m.postgresCpuMs === undefined ? undefined : m.serverCpuMs + m.postgresCpuMs);
 
 export const sealRun = (seal: boolean, key: string, round: number, m: Measurement): SealRun => ({

@@ -177,8 +177,8 @@ export class Sealer {
           times.push(r.last_updated.toISOString());
           hashes.push(r.hash as Buffer);
         }
-        // Three array parameters, not a VALUES list: parsing and analysing thousands of literal rows
-        // cost PostgreSQL more than inserting them.
+        // Three array parameters, not a VALUES list of thousands of literal rows that PostgreSQL
+        // would parse and analyse one by one.
         await conn.query(
           `insert into audit_seal_leaf (clinic_id, seq, audit_id, last_updated, hash)
            select $1::uuid, $2::bigint + n - 1, l.id, l.t, l.h from unnest($3::uuid[], $4::timestamptz[], $5::bytea[]) with ordinality l(id, t, h, n)`,
@@ -203,7 +203,7 @@ export class Sealer {
   /**
    * Writes each clinic's newest unanchored checkpoint to the anchor store, and marks it and the
    * older ones it covers as anchored: its head commits to every leaf before it, so a rollback or
-   * rewrite of any of them contradicts it. One object per clinic per round, however long the
+   * rewrite of any of them contradicts it. One object per clinic per pass, however long the
    * backlog was. A store that cannot be reached leaves them for the next round.
    */
   private async anchor(conn: PgConnection): Promise<number> {
