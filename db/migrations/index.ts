@@ -24,6 +24,7 @@ import * as m033 from './033_patient_users';
 import * as m034 from './034_bulk_export';
 import * as m035 from './035_rsa_signing_key';
 import * as m036 from './036_console';
+import * as m037 from './037_seal_blocks';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -54,6 +55,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['034_bulk_export', m034],
   ['035_rsa_signing_key', m035],
   ['036_console', m036],
+  ['037_seal_blocks', m037],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -35,10 +35,11 @@ export async function sealLag(adminUrl: string, since: Date): Promise<SealLag> {
              coalesce(percentile_cont(0.5) within group (order by lag), 0)::float8 as p50,
              coalesce(percentile_cont(0.99) within group (order by lag), 0)::float8 as p99,
              coalesce(max(lag), 0)::float8 as max
-        from (select extract(epoch from c.sealed_at - l.last_updated) as lag
-                from audit_seal_leaf l
-                cross join lateral (select sealed_at from audit_checkpoint c where c.clinic_id = l.clinic_id and c.tree_size >= l.seq order by c.tree_size limit 1) c
-               where l.last_updated >= ?) x`, [since]);
+        from (select extract(epoch from c.sealed_at - u.t) as lag
+                from audit_seal_block b
+                cross join lateral unnest(b.times) u(t)
+                cross join lateral (select sealed_at from audit_checkpoint c where c.clinic_id = b.clinic_id and c.tree_size >= b.last_seq order by c.tree_size limit 1) c
+               where b.max_time >= ? and u.t >= ?) x`, [since, since]);
     return rows[0] as SealLag;
   } finally {
     await db.destroy();

@@ -44,11 +44,12 @@ export async function applyRetention(adminUrl: string, key: SealKey, store: Anch
 async function cutClinic(db: Knex, key: SealKey, store: AnchorStore, clinicId: string, cutoff: Date): Promise<RetentionCut | undefined> {
   return db.transaction(async (trx) => {
     await trx.raw(`set local role ${KEEPER_ROLE}`);
-    // Only a prefix of the chain goes: every leaf up to the first one still inside the retention period.
+    // Only a prefix of the chain goes, in whole blocks: every block before the first one that holds a
+    // row still inside the retention period.
     const { rows: [b] } = await trx.raw(`select
         (select coalesce(max(through_seq), 0) from audit_retention_cut where clinic_id = ?)::text as done,
-        (select min(seq) from audit_seal_leaf where clinic_id = ? and last_updated >= ?)::text as first_kept,
-        (select max(seq) from audit_seal_leaf where clinic_id = ?)::text as last`, [clinicId, clinicId, cutoff, clinicId]);
+        (select min(first_seq) from audit_seal_block where clinic_id = ? and max_time >= ?)::text as first_kept,
+        (select max(last_seq) from audit_seal_block where clinic_id = ?)::text as last`, [clinicId, clinicId, cutoff, clinicId]);
     const done = Number(b.done);
     const through = b.first_kept !== null ? Number(b.first_kept) - 1 : b.last !== null ? Number(b.last) : 0;
     if (through <= done) return undefined;
@@ -63,9 +64,11 @@ async function cutClinic(db: Knex, key: SealKey, store: AnchorStore, clinicId: s
     let removed = 0;
     try {
       for (let seq = done; seq < through;) {
-        const { rows } = await trx.raw(`select l.seq::text as seq, l.hash as leaf_hash, l.audit_id, l.last_updated as leaf_time, ${COLUMNS}
-            from audit_seal_leaf l left join audit_event a on a.clinic_id = l.clinic_id and a.id = l.audit_id and a.last_updated = l.last_updated
-           where l.clinic_id = ? and l.seq > ? and l.seq <= ? order by l.seq limit ${PAGE}`, [clinicId, seq, through]);
+        const { rows } = await trx.raw(`select b.first_seq + u.n - 1 as seq, u.h as leaf_hash, u.id as audit_id, u.t as leaf_time, ${COLUMNS}
+            from audit_seal_block b cross join lateral unnest(b.ids, b.times, b.hashes) with ordinality u(id, t, h, n)
+            left join audit_event a on a.clinic_id = b.clinic_id and a.id = u.id and a.last_updated = u.t
+           where b.clinic_id = ? and b.last_seq > ? and b.first_seq <= ? and b.first_seq + u.n - 1 > ? and b.first_seq + u.n - 1 <= ?
+           order by 1`, [clinicId, seq, seq + PAGE, seq, Math.min(seq + PAGE, through)]);
         if (!rows.length) break;
         for (const r of rows as Array<Record<string, unknown>>) {
           seq = Number(r.seq);
@@ -96,7 +99,7 @@ async function cutClinic(db: Knex, key: SealKey, store: AnchorStore, clinicId: s
         await trx.raw(`delete from audit_event_patient p using (values ${values}) v(id, t) where p.clinic_id = ? and p.id = v.id and p.last_updated = v.t`, [clinicId]);
         await trx.raw(`delete from audit_event a using (values ${values}) v(id, t) where a.clinic_id = ? and a.id = v.id and a.last_updated = v.t`, [clinicId]);
       }
-      await trx.raw('delete from audit_seal_leaf where clinic_id = ? and seq <= ?', [clinicId, through]);
+      await trx.raw('delete from audit_seal_block where clinic_id = ? and last_seq <= ?', [clinicId, through]);
       return { clinicId, throughSeq: through, removedRows: removed, exportKey };
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });

@@ -135,7 +135,7 @@ export class Sealer {
     conn.query(`select pg_advisory_unlock(${SEALER_LOCK})`).catch(() => undefined).finally(() => { pool.releaseConnection(conn).catch(() => undefined); });
   }
 
-  /** One transaction: the next batch of final rows, their leaves, a signed checkpoint per clinic, the cursor. */
+  /** One transaction: the next batch of final rows, their leaves (a block per clinic), a signed checkpoint per clinic, the cursor. */
   private async round(conn: PgConnection): Promise<SealRound> {
     await conn.query('begin');
     try {
@@ -170,19 +170,23 @@ export class Sealer {
         const ids: string[] = [];
         const times: string[] = [];
         const hashes: Buffer[] = [];
+        let min = list[0].last_updated;
+        let max = min;
         for (const r of list) {
           size += 1;
           head = chainNext(head, r.hash as Buffer);
           ids.push(r.id);
           times.push(r.last_updated.toISOString());
           hashes.push(r.hash as Buffer);
+          if (r.last_updated < min) min = r.last_updated;
+          if (r.last_updated > max) max = r.last_updated;
         }
-        // Three array parameters, not a VALUES list of thousands of literal rows that PostgreSQL
-        // would parse and analyse one by one.
+        // The round's leaves of this clinic as one row: a leaf per audit row would cost a heap
+        // tuple and its index entries for every read the server audits.
         await conn.query(
-          `insert into audit_seal_leaf (clinic_id, seq, audit_id, last_updated, hash)
-           select $1::uuid, $2::bigint + n - 1, l.id, l.t, l.h from unnest($3::uuid[], $4::timestamptz[], $5::bytea[]) with ordinality l(id, t, h, n)`,
-          [clinicId, first, ids, times, hashes],
+          `insert into audit_seal_block (clinic_id, first_seq, last_seq, min_time, max_time, ids, times, hashes)
+           values ($1, $2, $3, $4, $5, $6::uuid[], $7::timestamptz[], $8::bytea[])`,
+          [clinicId, first, size, min, max, ids, times, hashes],
         );
         const statement = checkpointStatement({ clinicId, treeSize: size, head, sealedAt, keyId: this.key.keyId });
         await conn.query(

@@ -40,10 +40,11 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
   const issues: VerifyIssue[] = [];
   const incomplete: string[] = [];
   const cut = await retentionCut(trx, clinicId, key, issues);
-  // The leaves in the range, widened to the signed checkpoints around them.
-  const bounds = await trx.raw(`select min(seq)::text as lo, max(seq)::text as hi from audit_seal_leaf where clinic_id = ?
-      and (?::timestamptz is null or last_updated >= ?) and (?::timestamptz is null or last_updated <= ?)`,
-  [clinicId, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null]);
+  // The leaves in the range (found through the blocks whose times reach into it), widened to the signed checkpoints around them.
+  const bounds = await trx.raw(`select min(b.first_seq + u.n - 1)::text as lo, max(b.first_seq + u.n - 1)::text as hi
+      from audit_seal_block b cross join lateral unnest(b.times) with ordinality u(t, n)
+     where b.clinic_id = ? and (?::timestamptz is null or (b.max_time >= ? and u.t >= ?)) and (?::timestamptz is null or (b.min_time <= ? and u.t <= ?))`,
+  [clinicId, range.from ?? null, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null, range.to ?? null]);
   // Rows retention removed (behind its signed record) are not looked for.
   const lo = bounds.rows[0].lo === null ? undefined : Math.max(Number(bounds.rows[0].lo), (cut?.size ?? 0) + 1);
   const hi = bounds.rows[0].hi === null ? undefined : Number(bounds.rows[0].hi);
@@ -72,11 +73,14 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
     let head = start?.head ?? CHAIN_START;
     let seq = start?.size ?? 0;
     const last = Math.max(end?.size ?? hi, hi);
-    while (seq < last) {
-      const { rows } = await trx.raw(`select l.seq::text as seq, l.audit_id, l.hash as leaf_hash, a.hash as row_hash, ${COLUMNS}
-          from audit_seal_leaf l left join audit_event a on a.clinic_id = l.clinic_id and a.id = l.audit_id and a.last_updated = l.last_updated
-         where l.clinic_id = ? and l.seq > ? and l.seq <= ? order by l.seq limit ${PAGE}`, [clinicId, seq, last]);
-      if (!rows.length) break;
+    // A window of sequence numbers at a time, read from the blocks that hold them: a gap in the
+    // leaves (a block removed) shows as a jump in `seq`, whatever its length.
+    for (let at = seq; at < last; at += PAGE) {
+      const { rows } = await trx.raw(`select b.first_seq + u.n - 1 as seq, u.id as audit_id, u.h as leaf_hash, a.hash as row_hash, ${COLUMNS}
+          from audit_seal_block b cross join lateral unnest(b.ids, b.times, b.hashes) with ordinality u(id, t, h, n)
+          left join audit_event a on a.clinic_id = b.clinic_id and a.id = u.id and a.last_updated = u.t
+         where b.clinic_id = ? and b.last_seq > ? and b.first_seq <= ? and b.first_seq + u.n - 1 > ? and b.first_seq + u.n - 1 <= ?
+         order by 1`, [clinicId, at, at + PAGE, at, Math.min(at + PAGE, last)]);
       for (const r of rows as Array<Record<string, unknown>>) {
         const n = Number(r.seq);
         if (n !== seq + 1) issues.push({ kind: 'row-missing', position: seq + 1, message: `the seal has no leaf ${seq + 1}..${n - 1}: sealed entries were removed` });
@@ -107,11 +111,16 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
   }
 
   // Rows of the range without a leaf: behind the sealer's cursor they were slipped in; ahead of it, not sealed yet.
-  const { rows: unsealed } = await trx.raw(`select a.id, a.last_updated, (a.tx < s.cursor_tx or (a.tx = s.cursor_tx and a.id <= s.cursor_id)) as behind
-      from audit_event a cross join audit_seal_state s
-     where a.clinic_id = ? and (?::timestamptz is null or a.last_updated >= ?) and (?::timestamptz is null or a.last_updated <= ?)
-       and not exists (select 1 from audit_seal_leaf l where l.clinic_id = a.clinic_id and l.audit_id = a.id)
-     order by a.last_updated, a.id`, [clinicId, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null]);
+  // A row's block covers its time, so the blocks reaching into the range hold every leaf a row of the range can have.
+  const { rows: unsealed } = await trx.raw(`with sealed as materialized (
+        select i.id from audit_seal_block b cross join lateral unnest(b.ids) i(id)
+         where b.clinic_id = ? and (?::timestamptz is null or b.max_time >= ?) and (?::timestamptz is null or b.min_time <= ?))
+      select a.id, a.last_updated, (a.tx < s.cursor_tx or (a.tx = s.cursor_tx and a.id <= s.cursor_id)) as behind
+        from audit_event a cross join audit_seal_state s
+       where a.clinic_id = ? and (?::timestamptz is null or a.last_updated >= ?) and (?::timestamptz is null or a.last_updated <= ?)
+         and not exists (select 1 from sealed l where l.id = a.id)
+       order by a.last_updated, a.id`, [clinicId, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null,
+    clinicId, range.from ?? null, range.from ?? null, range.to ?? null, range.to ?? null]);
   let oldestUnsealed: Date | undefined;
   for (const r of unsealed as Array<{ id: string; last_updated: Date; behind: boolean | null }>) {
     if (r.behind) issues.push({ kind: 'row-unexpected', auditEventId: r.id, position: hi ?? dbSize, message: `AuditEvent ${r.id} is not in the seal though the sealer has passed it` });

@@ -1,26 +1,13 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import knexFactory, { type Knex } from 'knex';
+import type { Knex } from 'knex';
 import { migrationSource } from '../../db/migrations';
 import type { AuditRecord } from '../../server/audit/record';
 import { renderAuditEvent } from '../../server/audit/render';
 import { auditRowHash } from '../../server/audit/canonical';
 import { hashRowsWrittenBeforeSealing } from '../../server/audit/legacy-hash';
+import { databaseAt, dropDatabase } from '../helpers/migrated';
 import { testServer } from '../helpers/server';
-
-/** A database of its own in the test cluster, migrated as far as `last`. */
-async function databaseAt(adminUrl: string, name: string, last: string): Promise<Knex> {
-  const root = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-  await root.raw(`create database ${name}`);
-  await root.destroy();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = knexFactory({ client: 'pg', connection: url.toString(), pool: { min: 0, max: 1 } });
-  for (;;) {
-    const [, ran] = await db.migrate.up({ migrationSource }) as [unknown, string[]];
-    if (!ran.length || ran.includes(last)) return db;
-  }
-}
 
 const CLINIC = crypto.randomUUID();
 const P1 = crypto.randomUUID();
@@ -76,9 +63,7 @@ describe('Migration 028 carries the audit trail over to typed rows', () => {
   after(async function (this: Mocha.Context) {
     this.timeout(60_000);
     await db?.destroy();
-    const root = knexFactory({ client: 'pg', connection: (await testServer()).db.adminUrl, pool: { min: 0, max: 1 } });
-    await root.raw(`drop database if exists ${name}`);
-    await root.destroy();
+    await dropDatabase((await testServer()).db.adminUrl, name);
   });
 
   it('every old row is kept, answers exactly the AuditEvent it stored, and has the typed columns searches use', async () => {
