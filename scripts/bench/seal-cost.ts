@@ -16,6 +16,10 @@ export interface SealCost {
   ratio: number;
   /** Each round's on / off (the two servers measured in the same window). */
   roundRatios: number[];
+  /** The 95 % interval of the mean round ratio (Student's t over the rounds; undefined with fewer than 2). */
+  interval?: [number, number];
+  /** Each round's CPU per request, off / on (1 = the seal costs nothing; 0.95 = 5 % more CPU with it). */
+  roundCpuRatios?: number[];
   /** Mean CPU per request (server + its PostgreSQL, ms), seal on and off, and off / on. */
   cpuOn?: number;
   cpuOff?: number;
@@ -35,6 +39,19 @@ export const describeRun = (title: string, r: SealRun): string =>
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+/** Student's t for a two-sided 95 % interval, by degrees of freedom (1-30; beyond, the normal's 1.96 is close enough). */
+const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+  2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042];
+
+/** The 95 % interval of the mean of `xs` (rounds are independent paired windows). */
+export function interval95(xs: number[]): [number, number] | undefined {
+  if (xs.length < 2 || xs.some((x) => !Number.isFinite(x))) return undefined;
+  const m = mean(xs);
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+  const half = (T95[xs.length - 2] ?? 1.96) * sd / Math.sqrt(xs.length);
+  return [m - half, m + half];
+}
+
 export function sealCosts(runs: SealRun[]): SealCost[] {
   const keys = [...new Set(runs.map((r) => r.key))];
   return keys.map((key) => {
@@ -52,9 +69,15 @@ export function sealCosts(runs: SealRun[]): SealCost[] {
       return xs.every((x): x is number => x !== undefined) ? mean(xs) : undefined;
     };
     const [cpuOn, cpuOff] = [cpu(true), cpu(false)];
+    const roundCpuRatios = rounds.map((n) => {
+      const o = mine.find((r) => r.round === n && r.seal)?.cpuMsPerRequest;
+      const f = mine.find((r) => r.round === n && !r.seal)?.cpuMsPerRequest;
+      return o !== undefined && f !== undefined ? f / o : Number.NaN;
+    });
+    const interval = interval95(roundRatios);
     return {
-      key, on, off, ratio: on / off, roundRatios,
-      ...(cpuOn !== undefined && cpuOff !== undefined ? { cpuOn, cpuOff, cpuRatio: cpuOff / cpuOn } : {}),
+      key, on, off, ratio: on / off, roundRatios, ...(interval ? { interval } : {}),
+      ...(cpuOn !== undefined && cpuOff !== undefined ? { cpuOn, cpuOff, cpuRatio: cpuOff / cpuOn, roundCpuRatios } : {}),
     };
   });
 }
@@ -62,7 +85,9 @@ export function sealCosts(runs: SealRun[]): SealCost[] {
 export function sealCostLines(costs: SealCost[]): string[] {
   return costs.map((c) => {
     const cpu = c.cpuRatio === undefined ? '' : `; CPU per request ${c.cpuOn!.toFixed(3)} vs ${c.cpuOff!.toFixed(3)} ms = ${c.cpuRatio.toFixed(3)}`;
+    // The verdict is on the mean; the interval says whether the rounds could tell it from 0.95 at all.
+    const interval = c.interval ? `; 95 % interval of the rounds' mean ${c.interval[0].toFixed(3)}-${c.interval[1].toFixed(3)}` : '';
     return `${c.ratio >= 0.95 ? 'met' : 'MISSED'}: ${c.key} with the seal ${c.on.toFixed(0)} req/s vs ${c.off.toFixed(0)} without = ${c.ratio.toFixed(3)} (>= 0.95)`
-      + ` (rounds: ${c.roundRatios.map((r) => r.toFixed(3)).join(', ')}${cpu})`;
+      + ` (rounds: ${c.roundRatios.map((r) => r.toFixed(3)).join(', ')}${interval}${cpu})`;
   });
 }
