@@ -9,8 +9,7 @@ import { AUDIT_COLUMNS, type AuditRecord } from './record';
  */
 export function jcs(v: unknown): string {
   if (v === null || typeof v === 'boolean') return JSON.stringify(v);
-  // A lone surrogate cannot be stored as UTF-8: PostgreSQL keeps U+FFFD, so the hash must too.
-  if (typeof v === 'string') return JSON.stringify(v.toWellFormed());
+  if (typeof v === 'string') return jsonString(v);
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new Error('JCS has no form for a non-finite number');
     return JSON.stringify(v);
@@ -24,6 +23,9 @@ export function jcs(v: unknown): string {
   throw new Error(`JCS has no form for a ${typeof v}`);
 }
 
+/** A lone surrogate cannot be stored as UTF-8: PostgreSQL keeps U+FFFD, so the hash must too. */
+const jsonString = (v: string): string => JSON.stringify(v.isWellFormed() ? v : v.toWellFormed());
+
 /** The columns the canonical form covers: the event's facts, and the stored document of rows from before migration 028. */
 export const CANONICAL_COLUMNS = [...AUDIT_COLUMNS, 'legacy'] as const;
 type CanonicalColumn = (typeof CANONICAL_COLUMNS)[number];
@@ -32,11 +34,22 @@ const JCS_ORDER = [...CANONICAL_COLUMNS].sort();
 /** uuid columns: PostgreSQL answers them in lower case whatever case they were written in. */
 const UUID_COLUMNS = new Set<string>(['id', 'clinic_id', 'patient_id']);
 
-function canonicalValue(k: string, v: unknown): unknown {
-  if (k === 'last_updated') return new Date(v as string | Date).toISOString();
-  if (UUID_COLUMNS.has(k)) return String(v).toLowerCase();
-  if (k === 'patient_ids') return (v as string[]).map((p) => p.toLowerCase());
-  return v;
+/** Each column's `"name":` as JCS writes it. */
+const KEY_TEXT: Readonly<Record<string, string>> = Object.fromEntries(CANONICAL_COLUMNS.map((k) => [k, `${JSON.stringify(k)}:`]));
+/** An instant exactly as Date#toISOString writes it (what the canonical form holds). */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * The JCS text of one column's value: `last_updated` as an ISO instant, uuids in lower case, the
+ * rest as JCS writes them. Every audit read and write runs this, so the common cases (strings, an
+ * instant already in ISO form) skip the generic walk.
+ */
+function canonicalText(k: string, v: unknown): string {
+  if (k === 'last_updated') return `"${typeof v === 'string' && ISO_INSTANT.test(v) ? v : new Date(v as string | Date).toISOString()}"`;
+  if (UUID_COLUMNS.has(k)) return jsonString(String(v).toLowerCase());
+  if (typeof v === 'string') return jsonString(v);
+  if (k === 'patient_ids') return jcs((v as string[]).map((p) => p.toLowerCase()));
+  return jcs(v);
 }
 
 /**
@@ -46,18 +59,18 @@ function canonicalValue(k: string, v: unknown): unknown {
  */
 export function canonicalAuditRow(r: AuditRecord | Record<string, unknown>): string {
   const row = r as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of CANONICAL_COLUMNS) {
+  let out = '';
+  for (const k of JCS_ORDER) {
     const v = row[k];
     if (v === null || v === undefined) continue;
-    out[k] = canonicalValue(k, v);
+    out += `${out ? ',' : ''}${KEY_TEXT[k]}${canonicalText(k, v)}`;
   }
-  return jcs(out);
+  return `{${out}}`;
 }
 
 /** SHA-256 of the row's canonical form: written with the row, in the request's transaction. */
 export function auditRowHash(r: AuditRecord | Record<string, unknown>): Buffer {
-  return crypto.createHash('sha256').update(canonicalAuditRow(r), 'utf8').digest();
+  return crypto.hash('sha256', canonicalAuditRow(r), 'buffer');
 }
 
 /**
@@ -80,11 +93,11 @@ export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<Canonic
     const expr = computed[k];
     if (expr !== undefined) {
       flush();
-      parts.push(`case when (${expr}) is null then null else concat(${sqlLiteral(`${JSON.stringify(k)}:`)}, to_json(${expr})) end`);
+      parts.push(`case when (${expr}) is null then null else concat(${sqlLiteral(KEY_TEXT[k])}, to_json(${expr})) end`);
       continue;
     }
     const v = row[k];
-    if (v !== null && v !== undefined) known.push(`${JSON.stringify(k)}:${jcs(canonicalValue(k, v))}`);
+    if (v !== null && v !== undefined) known.push(`${KEY_TEXT[k]}${canonicalText(k, v)}`);
   }
   flush();
   return `sha256(convert_to(concat('{', concat_ws(',', ${parts.join(', ')}), '}'), 'UTF8'))`;

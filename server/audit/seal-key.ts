@@ -68,5 +68,5 @@ export function checkpointStatement(c: CheckpointFacts): string {
 /** The chain: head(0) is 32 zero bytes, head(n) = SHA-256(head(n-1) || hash of row n). */
 export const CHAIN_START = Buffer.alloc(32);
 export function chainNext(head: Buffer, rowHash: Buffer): Buffer {
-  return crypto.createHash('sha256').update(head).update(rowHash).digest();
+  return crypto.hash('sha256', Buffer.concat([head, rowHash]), 'buffer');
 }

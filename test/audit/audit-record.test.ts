@@ -86,4 +86,28 @@ describe('Audit rows: typed columns, BALP rendered from them, one canonical form
     expect(canonicalAuditRow({ ...r, last_updated: new Date(r.last_updated) as unknown as string })).to.equal(form);
     expect(crypto.createHash('sha256').update(form).digest('hex')).to.have.length(64);
   });
+
+  it('the canonical form of every kind of row is byte for byte the generic JCS of its canonical values', () => {
+    // The reference: the row's non-null columns with the instant in ISO form and uuids in lower case, through jcs.
+    const reference = (row: Record<string, unknown>): string => {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(row)) {
+        if (v === null || v === undefined) continue;
+        if (k === 'last_updated') out[k] = new Date(v as string).toISOString();
+        else if (['id', 'clinic_id', 'patient_id'].includes(k)) out[k] = String(v).toLowerCase();
+        else if (k === 'patient_ids') out[k] = (v as string[]).map((p) => p.toLowerCase());
+        else out[k] = v;
+      }
+      return jcs(out);
+    };
+    const upper = P1.toUpperCase();
+    const rows: Array<Record<string, unknown>> = [
+      { ...auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'C1', userId: 'u1', resourceType: 'Patient', resourceId: upper, patientIds: [upper] }, at) },
+      { ...auditRecord({ interaction: 'search-type', action: 'E', outcome: '4', outcomeDesc: 'lone \ud800 "quoted" \u2028 é 😀', clinicId: 'c1', resourceType: 'Patient', query: 'family=x&given=%00', patientIds: [P1, upper] }, at) },
+      { ...auditRecord({ type: 'security', interaction: '110136', action: 'U', outcome: '0', clinicId: 'c1', detail: { new: '{"a":1}', old: '{"a":0}', operator: 'root@host' }, related: ['Role/x'] }, at) },
+      { ...auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1' }, at), last_updated: new Date('2026-01-02T03:04:05Z'), entity_version: '7' },
+      { ...auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1' }, at), last_updated: '2026-01-02T03:04:05+01:00', legacy: { resourceType: 'AuditEvent', z: [1, 2.5, -0], a: null } },
+    ];
+    for (const row of rows) expect(canonicalAuditRow(row)).to.equal(reference(row));
+  });
 });
