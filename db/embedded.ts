@@ -67,7 +67,7 @@ async function whyNotStarted(err: unknown, opts: { dir: string; port: number }):
  * heap back to the kernel once more than 128 KB of it is free (and moves that threshold with its
  * mmap threshold), so a backend whose requests each free a little more than that pays for it again
  * on every request in page faults. Measured here with the audited one-round-trip read: about 20
- * minor faults per read in each backend without these settings, under 3 with them. Keeping up to
+ * minor faults per read (summed over the backends) without these settings, under 3 with them. Keeping up to
  * 16 MB free at the top, and taking blocks under 4 MB from the heap rather than from mmap, leaves a
  * backend's memory in place between requests. Only glibc reads these; an operator's own values
  * win. The compose file gives its PostgreSQL the same.

@@ -84,7 +84,8 @@ export function sealCosts(runs: SealRun[]): SealCost[] {
 
 export function sealCostLines(costs: SealCost[]): string[] {
   return costs.map((c) => {
-    const cpu = c.cpuRatio === undefined ? '' : `; CPU per request ${c.cpuOn!.toFixed(3)} vs ${c.cpuOff!.toFixed(3)} ms = ${c.cpuRatio.toFixed(3)}`;
+    const cpu = c.cpuRatio === undefined ? '' : `; CPU per request ${c.cpuOn!.toFixed(3)} vs ${c.cpuOff!.toFixed(3)} ms = ${c.cpuRatio.toFixed(3)}`
+      + ` (rounds: ${c.roundCpuRatios!.map((r) => r.toFixed(3)).join(', ')})`;
     // The verdict is on the mean; the interval says whether the rounds could tell it from 0.95 at all.
     const interval = c.interval ? `; 95 % interval of the rounds' mean ${c.interval[0].toFixed(3)}-${c.interval[1].toFixed(3)}` : '';
     return `${c.ratio >= 0.95 ? 'met' : 'MISSED'}: ${c.key} with the seal ${c.on.toFixed(0)} req/s vs ${c.off.toFixed(0)} without = ${c.ratio.toFixed(3)} (>= 0.95)`

@@ -4,14 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import { ADMIN_ROLE, KEEPER_ROLE } from '../../db/roles';
-import { canonicalAuditRow, CANONICAL_COLUMNS, jcs } from './canonical';
+import { canonicalAuditRow, jcs } from './canonical';
+import { sealedLeaves } from './leaves';
 import { type AnchorStore, archiveKey, retentionKey } from './sealer';
 import { CHAIN_START, chainNext, type SealKey } from './seal-key';
 
 export interface RetentionCut { clinicId: string; throughSeq: number; removedRows: number; exportKey: string }
 
 const PAGE = 5000;
-const COLUMNS = CANONICAL_COLUMNS.map((c) => `a.${c}`).join(', ');
 
 /**
  * Retention: a clinic keeps its audit trail `audit_retention_years` (default 6, at least 1). What
@@ -63,22 +63,13 @@ async function cutClinic(db: Knex, key: SealKey, store: AnchorStore, clinicId: s
     const ids: Array<{ id: string; last_updated: Date }> = [];
     let removed = 0;
     try {
-      for (let seq = done; seq < through;) {
-        const { rows } = await trx.raw(`select b.first_seq + u.n - 1 as seq, u.h as leaf_hash, u.id as audit_id, u.t as leaf_time, ${COLUMNS}
-            from audit_seal_block b cross join lateral unnest(b.ids, b.times, b.hashes) with ordinality u(id, t, h, n)
-            left join audit_event a on a.clinic_id = b.clinic_id and a.id = u.id and a.last_updated = u.t
-           where b.clinic_id = ? and b.last_seq > ? and b.first_seq <= ? and b.first_seq + u.n - 1 > ? and b.first_seq + u.n - 1 <= ?
-           order by 1`, [clinicId, seq, seq + PAGE, seq, Math.min(seq + PAGE, through)]);
-        if (!rows.length) break;
-        for (const r of rows as Array<Record<string, unknown>>) {
-          seq = Number(r.seq);
-          head = chainNext(head, r.leaf_hash as Buffer);
-          const line = `{"seq":${seq},"hash":"${(r.leaf_hash as Buffer).toString('hex')}","row":${r.id === null ? 'null' : canonicalAuditRow(r)}}\n`;
-          sha.update(line);
-          if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-          ids.push({ id: r.audit_id as string, last_updated: r.leaf_time as Date });
-          if (r.id !== null) removed += 1;
-        }
+      for await (const r of sealedLeaves(trx, clinicId, done, through)) {
+        head = chainNext(head, r.leaf_hash);
+        const line = `{"seq":${r.seq},"hash":"${r.leaf_hash.toString('hex')}","row":${r.id === null ? 'null' : canonicalAuditRow(r)}}\n`;
+        sha.update(line);
+        if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+        ids.push({ id: r.audit_id, last_updated: r.leaf_time });
+        if (r.id !== null) removed += 1;
       }
       await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
       const exportKey = archiveKey(clinicId, through);

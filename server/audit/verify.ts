@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { auditRowHash, CANONICAL_COLUMNS } from './canonical';
+import { auditRowHash } from './canonical';
+import { sealedLeaves } from './leaves';
 import { type AnchoredCheckpoint, anchorPrefix, type AnchorStore } from './sealer';
 import { CHAIN_START, chainNext, checkpointStatement, type SealKey } from './seal-key';
 
@@ -25,9 +26,6 @@ export interface VerifyResult {
 }
 
 interface Checkpoint { size: number; head: Buffer; sealedAt: Date; statement: string; signature: Buffer; keyId: string; anchored: boolean }
-
-const PAGE = 5000;
-const COLUMNS = CANONICAL_COLUMNS.map((c) => `a.${c}`).join(', ');
 
 /**
  * Verifies a clinic's audit trail in [from, to] inside the caller's RLS transaction: every sealed
@@ -73,38 +71,29 @@ export async function verifyAuditTrail(trx: Knex.Transaction, clinicId: string, 
     let head = start?.head ?? CHAIN_START;
     let seq = start?.size ?? 0;
     const last = Math.max(end?.size ?? hi, hi);
-    // A window of sequence numbers at a time, read from the blocks that hold them: a gap in the
-    // leaves (a block removed) shows as a jump in `seq`, whatever its length.
-    for (let at = seq; at < last; at += PAGE) {
-      const { rows } = await trx.raw(`select b.first_seq + u.n - 1 as seq, u.id as audit_id, u.h as leaf_hash, a.hash as row_hash, ${COLUMNS}
-          from audit_seal_block b cross join lateral unnest(b.ids, b.times, b.hashes) with ordinality u(id, t, h, n)
-          left join audit_event a on a.clinic_id = b.clinic_id and a.id = u.id and a.last_updated = u.t
-         where b.clinic_id = ? and b.last_seq > ? and b.first_seq <= ? and b.first_seq + u.n - 1 > ? and b.first_seq + u.n - 1 <= ?
-         order by 1`, [clinicId, at, at + PAGE, at, Math.min(at + PAGE, last)]);
-      for (const r of rows as Array<Record<string, unknown>>) {
-        const n = Number(r.seq);
-        if (n !== seq + 1) issues.push({ kind: 'row-missing', position: seq + 1, message: `the seal has no leaf ${seq + 1}..${n - 1}: sealed entries were removed` });
-        seq = n;
-        head = chainNext(head, r.leaf_hash as Buffer);
-        const id = r.audit_id as string;
-        const inRange = n >= lo && n <= hi;
-        if (inRange) {
-          if (r.id === null) {
-            issues.push({ kind: 'row-missing', auditEventId: id, position: n, message: `AuditEvent ${id} was sealed and is gone` });
-          } else {
-            const recomputed = auditRowHash(r);
-            if (!recomputed.equals(r.leaf_hash as Buffer) || !recomputed.equals((r.row_hash as Buffer | null) ?? Buffer.alloc(0))) {
-              issues.push({ kind: 'row-modified', auditEventId: id, position: n, message: `AuditEvent ${id} differs from what was sealed` });
-            }
+    for await (const r of sealedLeaves(trx, clinicId, seq, last)) {
+      const n = r.seq;
+      if (n !== seq + 1) issues.push({ kind: 'row-missing', position: seq + 1, message: `the seal has no leaf ${seq + 1}..${n - 1}: sealed entries were removed` });
+      seq = n;
+      head = chainNext(head, r.leaf_hash);
+      const id = r.audit_id;
+      const inRange = n >= lo && n <= hi;
+      if (inRange) {
+        if (r.id === null) {
+          issues.push({ kind: 'row-missing', auditEventId: id, position: n, message: `AuditEvent ${id} was sealed and is gone` });
+        } else {
+          const recomputed = auditRowHash(r);
+          if (!recomputed.equals(r.leaf_hash) || !recomputed.equals((r.row_hash as Buffer | null) ?? Buffer.alloc(0))) {
+            issues.push({ kind: 'row-modified', auditEventId: id, position: n, message: `AuditEvent ${id} differs from what was sealed` });
           }
-          checked += 1;
         }
-        const cp = sizes.get(n);
-        if (cp) {
-          if (!cp.head.equals(head)) issues.push({ kind: 'checkpoint-mismatch', position: n, message: `the chain recomputed from the rows does not reach the signed checkpoint at size ${n}` });
-          if (n >= hi || !verifiedThrough || cp.sealedAt > verifiedThrough) verifiedThrough = cp.sealedAt;
-          if (!cp.anchored) incomplete.push(`checkpoint at size ${n} is not anchored outside the database yet`);
-        }
+        checked += 1;
+      }
+      const cp = sizes.get(n);
+      if (cp) {
+        if (!cp.head.equals(head)) issues.push({ kind: 'checkpoint-mismatch', position: n, message: `the chain recomputed from the rows does not reach the signed checkpoint at size ${n}` });
+        if (n >= hi || !verifiedThrough || cp.sealedAt > verifiedThrough) verifiedThrough = cp.sealedAt;
+        if (!cp.anchored) incomplete.push(`checkpoint at size ${n} is not anchored outside the database yet`);
       }
     }
     if (seq < last) issues.push({ kind: 'row-missing', position: seq + 1, message: `the seal ends at ${seq}, its checkpoints at ${last}` });

@@ -39,7 +39,6 @@ export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditCol
   return literals(r, computed);
 }
 
-
 /**
  * The INSERT of a one-patient audit row written once for each row `from` yields (none: the access
  * it records did not succeed), some columns taken from that row (the version read, the row's
