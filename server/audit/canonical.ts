@@ -74,31 +74,49 @@ export function auditRowHash(r: AuditRecord | Record<string, unknown>): Buffer {
 }
 
 /**
- * The same hash as a SQL expression, for a row some of whose columns the statement computes (a
- * one-round-trip read audits the version it read): the canonical text is assembled in SQL, in JCS
- * key order, from the known columns' JCS text (consecutive ones merged into one literal) and the
- * computed ones' to_json, leaving out nulls. Built from concat and concat_ws only: every `||` on an
- * untyped literal costs PostgreSQL an operator resolution at each parse, which a statement sent as
- * text pays on every request.
+ * The canonical text of a row's known columns around the ones a statement computes: in JCS key
+ * order, the known columns' JCS text between one computed column and the next, merged into one
+ * string (null where none lies between). One group more than there are computed columns.
  */
-export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<CanonicalColumn, string>>): string {
+export function knownGroups(r: AuditRecord, computed: readonly string[]): Array<string | null> {
   const row = r as unknown as Record<string, unknown>;
-  const parts: string[] = [];
-  let known: string[] = [];
-  const flush = () => {
-    if (known.length) parts.push(sqlLiteral(known.join(',')));
-    known = [];
-  };
+  const groups: Array<string | null> = [];
+  let known = '';
   for (const k of JCS_ORDER) {
-    const expr = computed[k];
-    if (expr !== undefined) {
-      flush();
-      parts.push(`case when (${expr}) is null then null else concat(${sqlLiteral(KEY_TEXT[k])}, to_json(${expr})) end`);
+    if (computed.includes(k)) {
+      groups.push(known || null);
+      known = '';
       continue;
     }
     const v = row[k];
-    if (v !== null && v !== undefined) known.push(`${KEY_TEXT[k]}${canonicalText(k, v)}`);
+    if (v !== null && v !== undefined) known += `${known ? ',' : ''}${KEY_TEXT[k]}${canonicalText(k, v)}`;
   }
-  flush();
+  groups.push(known || null);
+  return groups;
+}
+
+/**
+ * The row's hash as a SQL expression, for a row some of whose columns the statement computes (a
+ * one-round-trip read audits the version it read): the canonical text is assembled in SQL, in JCS
+ * key order, from the known groups (`groups`: SQL text or parameters, one per knownGroups entry;
+ * concat_ws leaves out a null one) and the computed columns' to_json, leaving out nulls. Built
+ * from concat and concat_ws only: every `||` on an untyped literal costs PostgreSQL an operator
+ * resolution at each parse.
+ */
+export function hashSqlOf(computed: Partial<Record<CanonicalColumn, string>>, groups: readonly string[]): string {
+  const parts: string[] = [];
+  let g = 0;
+  for (const k of JCS_ORDER) {
+    const expr = computed[k];
+    if (expr === undefined) continue;
+    parts.push(groups[g++], `case when (${expr}) is null then null else concat(${sqlLiteral(KEY_TEXT[k])}, to_json(${expr})) end`);
+  }
+  parts.push(groups[g]);
   return `sha256(convert_to(concat('{', concat_ws(',', ${parts.join(', ')}), '}'), 'UTF8'))`;
+}
+
+/** hashSqlOf with the known groups written in as literals (a statement sent as text). */
+export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<CanonicalColumn, string>>): string {
+  const groups = knownGroups(r, JCS_ORDER.filter((k) => computed[k] !== undefined));
+  return hashSqlOf(computed, groups.map((t) => (t === null ? 'null' : sqlLiteral(t))));
 }

@@ -1,9 +1,10 @@
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import { LITERAL_SQL } from '../../db/knex-client';
 import { sqlLiteral } from '../../db/literal';
 import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
-import { auditRowHash, auditRowHashSql } from './canonical';
+import { auditRowHash, auditRowHashSql, hashSqlOf, knownGroups } from './canonical';
 import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
 
 /** The audit_event column list of an INSERT: AUDIT_COLUMNS, then the row's hash. */
@@ -39,15 +40,56 @@ export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditCol
   return literals(r, computed);
 }
 
+/** A statement prepared once per connection (PREPARE) and then run by name (EXECUTE), its values as literals. */
+export interface PreparedSql {
+  /** Names the statement's text: the same name is always the same statement. */
+  name: string;
+  prepare: string;
+  execute: string;
+}
+
+/** audit_event's column types, for the parameters of a prepared INSERT (migration 028). */
+const AUDIT_COLUMN_TYPES: Readonly<Record<AuditColumn, string>> = {
+  id: 'uuid', clinic_id: 'uuid', last_updated: 'timestamptz', type: 'text', subtype: 'text', action: 'text', outcome: 'text',
+  outcome_desc: 'text', user_id: 'text', fhir_user: 'text', client_id: 'text', role: 'text', source_ip: 'text', purpose_of_use: 'text',
+  request_id: 'text', patient_id: 'uuid', patient_ids: 'uuid[]', entity_type: 'text', entity_id: 'text', entity_version: 'text',
+  related: 'text[]', query: 'text', detail: 'jsonb',
+};
+
+interface PreparedShape { name: string; prepare: string; known: AuditColumn[]; computedKeys: string[] }
+const shapes = new Map<string, PreparedShape>();
+
 /**
  * The INSERT of a one-patient audit row written once for each row `from` yields (none: the access
  * it records did not succeed), some columns taken from that row (the version read, the row's
- * patient): for a request sent in one round trip. `from` is read once; the row's hash is computed
- * in SQL from the same values.
+ * patient), its hash computed in SQL from the same values; for a request sent in one round trip.
+ * Prepared: PostgreSQL parses and plans the INSERT and its hash expression once per connection
+ * instead of on every request, which cost it more than running them. `from` names its one value
+ * `$key` (the id looked up); the known columns, the hash's known groups (knownGroups) and that
+ * value are the parameters, so one statement serves every row of its shape: the same `from`, the
+ * same computed columns, hashing on or off.
  */
-export function auditInsertFromSql(r: AuditRecord, from: string, computed: Partial<Record<AuditColumn, string>>): string {
+export function preparedAuditInsertFrom(r: AuditRecord, from: string, key: string, computed: Partial<Record<AuditColumn, string>>): PreparedSql {
   if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
-  return `insert into audit_event (${AUDIT_COLUMN_LIST}) select ${literals(r, computed)} from ${from}`;
+  const shapeKey = `${hashing}\n${from}\n${JSON.stringify(computed)}`;
+  let shape = shapes.get(shapeKey);
+  if (!shape) {
+    const known = AUDIT_COLUMNS.filter((c) => computed[c] === undefined);
+    const computedKeys = Object.keys(computed).sort();
+    const param = new Map(known.map((c, i) => [c, `$${i + 1}`]));
+    const groups = computedKeys.map((_k, i) => `$${known.length + i + 1}::text`).concat(`$${known.length + computedKeys.length + 1}::text`);
+    const keyParam = `$${known.length + (hashing ? groups.length : 0) + 1}`;
+    const values = AUDIT_COLUMNS.map((c) => computed[c] ?? param.get(c));
+    const types = [...known.map((c) => AUDIT_COLUMN_TYPES[c]), ...(hashing ? groups.map(() => 'text') : []), 'text'];
+    const text = `(${types.join(', ')}) as insert into audit_event (${AUDIT_COLUMN_LIST}) select ${values.join(', ')}, ${hashing ? hashSqlOf(computed, groups) : 'null'} from ${from.replaceAll('$key', keyParam)}`;
+    const name = `audit_${crypto.hash('sha256', text, 'hex').slice(0, 24)}`;
+    shape = { name, prepare: `prepare ${name} ${text}`, known, computedKeys };
+    shapes.set(shapeKey, shape);
+  }
+  const args = shape.known.map((c) => sqlLiteral(c === 'detail' && r.detail !== null ? JSON.stringify(r.detail) : r[c]));
+  if (hashing) args.push(...knownGroups(r, shape.computedKeys).map(sqlLiteral));
+  args.push(sqlLiteral(key));
+  return { name: shape.name, prepare: shape.prepare, execute: `execute ${shape.name}(${args.join(', ')})` };
 }
 
 /**

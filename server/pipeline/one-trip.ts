@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { AccessContext, Membership } from '../auth/access-context';
 import { authorize, type FhirInteraction } from '../auth/authorize';
+import type { PreparedSql } from '../audit/writer';
 import { currentRequest } from '../http/request-context';
 import { cachedMembership, checkedBeginSql, forgetMembership } from '../tenancy/with-clinic';
 
@@ -18,8 +19,28 @@ export function plainlyGranted(access: AccessContext, membership: Membership, ty
 export interface OneTripPlan {
   /** The statement whose rows answer the request (literal values only: simple protocol). */
   statement: string;
-  /** The INSERT of its AuditEvent, written only when the access succeeded (see auditInsertFromSql); none when the statement writes it itself. */
-  audit?: string;
+  /**
+   * The INSERT of its AuditEvent, written only when the access succeeded, or that INSERT prepared
+   * on the connection (preparedAuditInsertFrom); none when the statement writes it itself.
+   */
+  audit?: string | PreparedSql;
+}
+
+/** The statements each pooled connection has prepared (a connection the pool replaces starts empty). */
+const preparedOn = new WeakMap<object, Set<string>>();
+
+/** Prepares `p` on `conn` the first time this connection runs it: one extra round trip per connection and statement. */
+export async function ensurePrepared(conn: { query(text: string): Promise<unknown> }, p: PreparedSql): Promise<void> {
+  let names = preparedOn.get(conn);
+  if (!names) preparedOn.set(conn, names = new Set());
+  if (names.has(p.name)) return;
+  try {
+    await conn.query(p.prepare);
+  } catch (err) {
+    // Already prepared (a name is a hash of the statement's text): the same statement.
+    if ((err as { code?: string }).code !== '42P05') throw err;
+  }
+  names.add(p.name);
 }
 
 interface KnexPool {
@@ -49,7 +70,12 @@ export async function oneTrip<T>(
   const { client } = db as unknown as KnexPool;
   const conn = await client.acquireConnection();
   try {
-    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${p.audit ? `${p.audit}; ` : ''}COMMIT`) as unknown as pg.QueryResult[];
+    let audit = p.audit;
+    if (audit !== undefined && typeof audit !== 'string') {
+      await ensurePrepared(conn, audit);
+      audit = audit.execute;
+    }
+    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${audit ? `${audit}; ` : ''}COMMIT`) as unknown as pg.QueryResult[];
     return results[2].rows as T[];
   } catch (err) {
     await conn.query('ROLLBACK').catch(() => undefined);

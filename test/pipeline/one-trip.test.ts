@@ -4,18 +4,21 @@ import { auditEvents } from '../helpers/audit';
 import { appointmentBody, created, newPatient } from '../helpers/resources';
 import { actor, admin, api } from '../helpers/server';
 
-/** The messages the server's runtime pool sends while `f` runs. */
-async function sent(f: () => Promise<unknown>): Promise<string[]> {
-  const out: string[] = [];
+/** The messages the server's runtime pool sends while `f` runs, and the connection each went on. */
+async function sentOn(f: () => Promise<unknown>): Promise<Array<{ conn: pg.Client; text: string }>> {
+  const out: Array<{ conn: pg.Client; text: string }> = [];
   const original = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const q = args[0] as string | { text: string };
-    if (this.user === 'fhir_runtime') out.push(typeof q === 'string' ? q : q.text);
+    if (this.user === 'fhir_runtime') out.push({ conn: this, text: typeof q === 'string' ? q : q.text });
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof original;
   try { await f(); } finally { pg.Client.prototype.query = original; }
   return out;
 }
+
+/** The messages of a request, leaving out the once-per-connection PREPARE of its audit INSERT. */
+const sent = async (f: () => Promise<unknown>): Promise<string[]> => (await sentOn(f)).map((m) => m.text).filter((t) => !t.startsWith('prepare '));
 
 describe('A read in one round trip: the cached role is a guess the database checks', () => {
   let doctor: Awaited<ReturnType<typeof actor>>;
@@ -37,12 +40,29 @@ describe('A read in one round trip: the cached role is a guess the database chec
     expect(res?.status).to.equal(200);
     expect(res?.body.id).to.equal(patientId);
     expect(messages).to.have.length(1);
-    expect(messages[0]).to.match(/^BEGIN; select app_begin_checked\(.*; select .* from patient where id = .*; insert into audit_event .*; COMMIT$/s);
+    expect(messages[0]).to.match(/^BEGIN; select app_begin_checked\(.*; select .* from patient where id = .*; execute audit_[0-9a-f]+\(.*\); COMMIT$/s);
     const events = await readsOf(patientId);
     expect(events).to.have.length(before + 1);
     const last = events[events.length - 1];
     expect(last.outcome).to.equal('0');
     expect((last.entity ?? []).map((e) => e.what?.reference)).to.include.members([`Patient/${patientId}/_history/1`, `Patient/${patientId}`]);
+  });
+
+  it('prepares the audit INSERT once per connection: later reads on it send only its EXECUTE, and every read is audited', async () => {
+    await read();
+    const before = (await readsOf(patientId)).length;
+    const messages = await sentOn(async () => { for (let i = 0; i < 24; i++) expect((await read()).status).to.equal(200); });
+    const prepares = messages.filter((m) => m.text.startsWith('prepare '));
+    const executes = messages.filter((m) => / execute audit_[0-9a-f]+\(/.test(m.text));
+    expect(executes).to.have.length(24);
+    for (const p of prepares) {
+      expect(p.text).to.match(/^prepare audit_[0-9a-f]+ \(.*\) as insert into audit_event \(.*\) select .* sha256\(/s);
+      // Once per connection: never again on the connection that prepared it.
+      expect(prepares.filter((q) => q.conn === p.conn && q.text === p.text)).to.have.length(1);
+      expect(messages.indexOf(p)).to.be.below(messages.findIndex((m) => m.conn === p.conn && m.text.includes(' execute ')));
+    }
+    expect(prepares.length).to.be.at.most(new Set(executes.map((m) => m.conn)).size);
+    expect(await readsOf(patientId)).to.have.length(before + 24);
   });
 
   it('a read of another compartment type records the patient the row belongs to', async () => {
