@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { SEALER_ROLE } from '../../db/roles';
@@ -29,7 +30,43 @@ const SEALER_LOCK = 0x5ea1_0001;
 const BATCH = 5000;
 
 interface PgConnection { query(text: string, values?: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }> }
-interface PendingRow { id: string; clinic_id: string; last_updated: Date; hash: Buffer | null; tx_text: string }
+/** One clinic's share of a round (clinic_id null: the round seals nothing), with the batch's cut and cursor on every row. */
+interface RoundRow {
+  upto: number; fetched: number; end_tx: string | null; end_id: string | null;
+  clinic_id: string | null; size: string; rows: number; head: Buffer | null;
+  /** The round's row hashes in order, concatenated (every one 32 bytes), or else listed one by one. */
+  joined: Buffer | null; listed: Buffer[] | null;
+}
+
+/**
+ * A round in one statement: the next BATCH final rows in (tx, id) order, cut before the first row
+ * without its hash; each clinic's rows appended as one audit_seal_block after its latest
+ * checkpoint (a leaf per audit row would cost a heap tuple and its index entries for every read the
+ * server audits). Answers a row per clinic (or one with no clinic), ordered by the xid8 itself (an
+ * output column named tx would sort as text: '999' after '1320').
+ */
+const ROUND_SQL = `
+  with batch as (
+    select b.*, row_number() over (order by b.tx, b.id) as n from (
+      select a.id, a.clinic_id, a.last_updated, a.hash, a.tx from audit_event a
+       where (a.tx, a.id) > ($1::xid8, $2::uuid) and a.tx < $3::xid8 order by a.tx, a.id limit ${BATCH}) b
+  ), cut as (
+    select coalesce(min(n) filter (where hash is null), count(*) + 1) - 1 as upto, count(*) as fetched from batch
+  ), per as (
+    select k.clinic_id, count(*)::int as rows, array_agg(k.id order by k.n) as ids, array_agg(k.last_updated order by k.n) as times,
+           array_agg(k.hash order by k.n) as hashes, string_agg(k.hash, ''::bytea order by k.n) as joined,
+           bool_and(octet_length(k.hash) = 32) as uniform, min(k.last_updated) as min_time, max(k.last_updated) as max_time
+      from batch k, cut where k.n <= cut.upto group by k.clinic_id
+  ), tip as (
+    select p.*, coalesce(c.tree_size, 0) as size, c.head from per p
+      left join lateral (select tree_size, head from audit_checkpoint c where c.clinic_id = p.clinic_id order by tree_size desc limit 1) c on true
+  ), blocks as (
+    insert into audit_seal_block (clinic_id, first_seq, last_seq, min_time, max_time, ids, times, hashes)
+    select clinic_id, size + 1, size + rows, min_time, max_time, ids, times, hashes from tip
+  )
+  select cut.upto::int, cut.fetched::int, e.tx::text as end_tx, e.id::text as end_id, t.clinic_id::text, t.size::text, t.rows, t.head,
+         case when t.uniform then t.joined end as joined, case when t.uniform then null else t.hashes end as listed
+    from cut left join batch e on e.n = cut.upto left join tip t on true order by t.clinic_id`;
 
 export interface SealRound { sealed: number; checkpoints: number; anchored: number; waitsForHash?: boolean }
 
@@ -135,69 +172,53 @@ export class Sealer {
     conn.query(`select pg_advisory_unlock(${SEALER_LOCK})`).catch(() => undefined).finally(() => { pool.releaseConnection(conn).catch(() => undefined); });
   }
 
-  /** One transaction: the next batch of final rows, their leaves (a block per clinic), a signed checkpoint per clinic, the cursor. */
+  /**
+   * One transaction: the next batch of final rows, their leaves (a block per clinic), a signed
+   * checkpoint per clinic, the cursor. The rows never cross into JavaScript: one statement takes the
+   * batch (up to the first row without its hash), writes each clinic's block from it, and answers
+   * per clinic its size before the round, its head and the round's hashes as one string; only the
+   * chain, which the checkpoint signs, is computed here.
+   */
   private async round(conn: PgConnection): Promise<SealRound> {
     await conn.query('begin');
     try {
       await conn.query(`set local role ${SEALER_ROLE}`);
       const { rows: [h] } = await conn.query('select pg_snapshot_xmin(pg_current_snapshot())::text as horizon');
       const { rows: [cursor] } = await conn.query('select cursor_tx::text as tx, cursor_id::text as id from audit_seal_state for update');
-      const { rows } = await conn.query(
-        // Ordered by the xid8 itself (an output column named tx would sort as text: '999' after '1320').
-        `select a.id, a.clinic_id, a.last_updated, a.hash, a.tx::text as tx_text from audit_event a
-          where (a.tx, a.id) > ($1::xid8, $2::uuid) and a.tx < $3::xid8 order by a.tx, a.id limit ${BATCH}`,
-        [cursor.tx, cursor.id, h.horizon],
-      ) as unknown as { rows: PendingRow[] };
+      const { rows } = await conn.query(ROUND_SQL, [cursor.tx, cursor.id, h.horizon]) as unknown as { rows: RoundRow[] };
+      const [{ upto, fetched, end_tx: endTx, end_id: endId }] = rows;
       // A row without its hash (written with AUDIT_SEAL=false) waits for the start-up hashing; none is passed over.
-      const unhashed = rows.findIndex((r) => r.hash === null);
-      const batch = unhashed === -1 ? rows : rows.slice(0, unhashed);
-      if (!batch.length) {
+      const waitsForHash = upto < fetched;
+      if (!upto) {
         await conn.query('commit');
-        return { sealed: 0, checkpoints: 0, anchored: 0, waitsForHash: unhashed === 0 };
-      }
-      const byClinic = new Map<string, PendingRow[]>();
-      for (const r of batch) {
-        const list = byClinic.get(r.clinic_id);
-        if (list) list.push(r);
-        else byClinic.set(r.clinic_id, [r]);
+        return { sealed: 0, checkpoints: 0, anchored: 0, waitsForHash };
       }
       const sealedAt = new Date().toISOString();
-      for (const [clinicId, list] of byClinic) {
-        const { rows: last } = await conn.query('select tree_size::text as size, head from audit_checkpoint where clinic_id = $1 order by tree_size desc limit 1', [clinicId]);
-        let size = last.length ? Number(last[0].size) : 0;
-        let head = last.length ? last[0].head as Buffer : CHAIN_START;
-        const first = size + 1;
-        const ids: string[] = [];
-        const times: string[] = [];
-        const hashes: Buffer[] = [];
-        let min = list[0].last_updated;
-        let max = min;
-        for (const r of list) {
-          size += 1;
-          head = chainNext(head, r.hash as Buffer);
-          ids.push(r.id);
-          times.push(r.last_updated.toISOString());
-          hashes.push(r.hash as Buffer);
-          if (r.last_updated < min) min = r.last_updated;
-          if (r.last_updated > max) max = r.last_updated;
+      let checkpoints = 0;
+      for (const r of rows) {
+        if (r.clinic_id === null) continue;
+        let head = r.head ?? CHAIN_START;
+        if (r.joined) {
+          const pair = Buffer.alloc(64);
+          for (let at = 0; at < r.joined.length; at += 32) {
+            head.copy(pair, 0);
+            r.joined.copy(pair, 32, at, at + 32);
+            head = crypto.hash('sha256', pair, 'buffer');
+          }
+        } else {
+          for (const rowHash of r.listed ?? []) head = chainNext(head, rowHash);
         }
-        // The round's leaves of this clinic as one row: a leaf per audit row would cost a heap
-        // tuple and its index entries for every read the server audits.
-        await conn.query(
-          `insert into audit_seal_block (clinic_id, first_seq, last_seq, min_time, max_time, ids, times, hashes)
-           values ($1, $2, $3, $4, $5, $6::uuid[], $7::timestamptz[], $8::bytea[])`,
-          [clinicId, first, size, min, max, ids, times, hashes],
-        );
-        const statement = checkpointStatement({ clinicId, treeSize: size, head, sealedAt, keyId: this.key.keyId });
+        const size = Number(r.size) + r.rows;
+        const statement = checkpointStatement({ clinicId: r.clinic_id, treeSize: size, head, sealedAt, keyId: this.key.keyId });
         await conn.query(
           'insert into audit_checkpoint (clinic_id, tree_size, head, sealed_at, statement, signature, key_id) values ($1, $2, $3, $4, $5, $6, $7)',
-          [clinicId, size, head, sealedAt, statement, this.key.sign(statement), this.key.keyId],
+          [r.clinic_id, size, head, sealedAt, statement, this.key.sign(statement), this.key.keyId],
         );
+        checkpoints += 1;
       }
-      const end = batch[batch.length - 1];
-      await conn.query('update audit_seal_state set cursor_tx = $1::xid8, cursor_id = $2, updated_at = now()', [end.tx_text, end.id]);
+      await conn.query('update audit_seal_state set cursor_tx = $1::xid8, cursor_id = $2, updated_at = now()', [endTx, endId]);
       await conn.query('commit');
-      return { sealed: batch.length, checkpoints: byClinic.size, anchored: 0, waitsForHash: unhashed !== -1 };
+      return { sealed: upto, checkpoints, anchored: 0, waitsForHash };
     } catch (err) {
       await conn.query('rollback').catch(() => undefined);
       throw err;

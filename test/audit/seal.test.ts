@@ -78,6 +78,23 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     expect(found.filter((i) => i.first)).to.have.length(1);
   });
 
+  it('a row whose hash a superuser cut short before it was sealed is sealed as it stands and reported as row-modified, alone', async () => {
+    await seal();
+    const doctor = await actor('doctor');
+    const officer = await actor('compliance-officer', 'user/AuditEvent.rs', doctor.clinic);
+    const http = await api();
+    for (let i = 0; i < 3; i++) expect((await http.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody(`Short${i}`))).status).to.equal(201);
+    const db = await admin();
+    const target = await db('audit_event').where({ clinic_id: doctor.clinic, subtype: 'create' }).orderBy('last_updated').offset(1).first('id');
+    await asSuperuser(`update audit_event set hash = '\\x0102030405'::bytea where id = ?`, [target.id]);
+    await seal();
+    const [block] = await db('audit_seal_block').where({ clinic_id: doctor.clinic }).select('ids', 'hashes');
+    expect(block.hashes[block.ids.indexOf(target.id)].toString('hex')).to.equal('0102030405');
+    const res = await verify(officer);
+    expect(param(res.body, 'result')?.valueCode).to.equal('invalid');
+    expect(issues(res.body)).to.deep.equal([{ kind: 'row-modified', auditEvent: `AuditEvent/${target.id}`, first: true }]);
+  });
+
   it('a sealed row deleted by a superuser is reported as row-missing', async () => {
     const { officer, doctor } = await sealedClinic();
     const db = await admin();
