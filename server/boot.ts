@@ -84,7 +84,7 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     // Every process tries for the sealer lock, so another takes over when the one sealing stops. It
     // holds its own connection (db.background), not one of the requests' pool.
     sealer = seal && new Sealer(db.background, seal.key, seal.anchors, logger.child({ component: 'audit-sealer' }), cfg.auditSeal.intervalMs,
-      () => hashRowsWrittenBeforeSealing(db.adminUrl));
+      () => hashRowsWrittenBeforeSealing(db.adminUrl), cfg.auditSeal.anchorIntervalMs);
     sealer?.start();
     // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
     if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));

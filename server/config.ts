@@ -41,6 +41,8 @@ export interface Config {
     /** Ed25519 seed signing checkpoints (base64 32 bytes, from a key manager); unset: DATA_DIR/secrets/audit-seal-key. */
     key?: string;
     intervalMs: number;
+    /** How often the sealer copies each clinic's newest checkpoint to the object store (AUDIT_ANCHOR_INTERVAL_MS). */
+    anchorIntervalMs: number;
   };
   oauth: OAuthSettings;
   documents: DocumentSettings;
@@ -285,6 +287,7 @@ export function loadConfig(env: Env = process.env): Config {
       enabled: bool(env, 'AUDIT_SEAL', true),
       key: env.AUDIT_SEAL_KEY ? secretKey('AUDIT_SEAL_KEY', env.AUDIT_SEAL_KEY) : undefined,
       intervalMs: int(env, 'AUDIT_SEAL_INTERVAL_MS', 2000, 100, 60_000),
+      anchorIntervalMs: int(env, 'AUDIT_ANCHOR_INTERVAL_MS', 10_000, 100, 300_000),
     },
     oauth: {
       accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 60, 3600),

@@ -90,13 +90,24 @@ export class Sealer {
     private readonly intervalMs: number,
     /** Hashes rows written without one (AUDIT_SEAL=false, a raw insert) as the audit keeper: the sealer itself never reads a row's content. */
     private readonly hashMissing?: () => Promise<number>,
+    /** How often the timer's rounds anchor (each anchoring writes an object per clinic); a caller's sealNow always does. */
+    private readonly anchorIntervalMs = intervalMs,
+    private readonly clock: () => number = Date.now,
   ) {}
+
+  /** When a pass last reached the object store (0: never): the timer anchors again once anchorIntervalMs has passed. */
+  private anchoredAt = 0;
+
+  /** Whether the timer's next round anchors: the interval has passed since the last pass that reached the store. */
+  anchorDue(): boolean {
+    return this.clock() - this.anchoredAt >= this.anchorIntervalMs;
+  }
 
   /** Runs in the background: tries for the lock each interval, seals while it holds it. */
   start(): void {
     const tick = () => {
       if (this.stopped) return;
-      this.running = this.sealNow().catch((err) => {
+      this.running = this.sealNow({ anchor: this.anchorDue() }).catch((err) => {
         this.log.error({ err }, 'audit sealing failed; retrying');
         this.dropConnection();
       }).finally(() => {
@@ -113,10 +124,11 @@ export class Sealer {
     this.dropConnection();
   }
 
-  /** Seals everything sealable now (if this process holds the lock); then anchors what is not anchored yet. */
-  sealNow(): Promise<SealRound> {
+  /** Seals everything sealable now (if this process holds the lock); then anchors what is not anchored yet, unless told not to. */
+  sealNow(opts: { anchor?: boolean } = {}): Promise<SealRound> {
+    const anchor = opts.anchor ?? true;
     // One connection, one round at a time: the timer's and a caller's rounds queue behind each other.
-    const next = this.serial.then(() => this.sealAll(), () => this.sealAll());
+    const next = this.serial.then(() => this.sealAll(anchor), () => this.sealAll(anchor));
     this.serial = next.catch(() => undefined);
     return next;
   }
@@ -130,7 +142,7 @@ export class Sealer {
     return () => { this.paused = false; };
   }
 
-  private async sealAll(): Promise<SealRound> {
+  private async sealAll(anchor: boolean): Promise<SealRound> {
     const total: SealRound = { sealed: 0, checkpoints: 0, anchored: 0 };
     if (this.paused) return total;
     const conn = await this.lockedConnection();
@@ -147,7 +159,7 @@ export class Sealer {
       }
       if (r.sealed < BATCH) break;
     }
-    total.anchored = await this.anchor(conn);
+    if (anchor) total.anchored = await this.anchor(conn);
     return total;
   }
 
@@ -229,7 +241,9 @@ export class Sealer {
    * Writes each clinic's newest unanchored checkpoint to the anchor store, and marks it and the
    * older ones it covers as anchored: its head commits to every leaf before it, so a rollback or
    * rewrite of any of them contradicts it. One object per clinic per pass, however long the
-   * backlog was. A store that cannot be reached leaves them for the next round.
+   * backlog was. A store that cannot be reached leaves them for the next round. The timer's rounds
+   * anchor every anchorIntervalMs (AUDIT_ANCHOR_INTERVAL_MS), as SQL Server's ledger uploads its
+   * digests on a cadence of its own: a checkpoint not anchored yet makes `$verify` answer incomplete.
    */
   private async anchor(conn: PgConnection): Promise<number> {
     if (!this.anchors) return 0;
@@ -238,6 +252,7 @@ export class Sealer {
       const { rows } = await conn.query(`select distinct on (clinic_id) clinic_id, tree_size::text as size, statement, signature, key_id
                                            from audit_checkpoint where anchored_at is null order by clinic_id, tree_size desc`);
       let done = 0;
+      const startedAt = this.clock();
       for (const c of rows) {
         const body: AnchoredCheckpoint = { statement: c.statement as string, signature: (c.signature as Buffer).toString('base64'), keyId: c.key_id as string };
         try {
@@ -249,6 +264,8 @@ export class Sealer {
         await conn.query('update audit_checkpoint set anchored_at = now() where clinic_id = $1 and tree_size <= $2 and anchored_at is null', [c.clinic_id, c.size]);
         done += 1;
       }
+      // A pass the store refused stays due: the next round tries again.
+      if (done === rows.length) this.anchoredAt = startedAt;
       return done;
     } finally {
       await conn.query('reset role');

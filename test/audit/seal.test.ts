@@ -4,8 +4,10 @@ import type { Parameters } from 'fhir/r4';
 import { auditRowHash } from '../../server/audit/canonical';
 import { auditRecord } from '../../server/audit/record';
 import { applyRetention } from '../../server/audit/retention';
+import { Sealer } from '../../server/audit/sealer';
 import { defaultRoles } from '../../server/auth/permissions';
 import { auditRecordInsertSql } from '../../server/audit/writer';
+import { logger } from '../../server/http/logger';
 import { appointmentBody } from '../helpers/resources';
 import { actor, admin, api, FHIR, patientBody, testServer } from '../helpers/server';
 
@@ -266,6 +268,75 @@ describe('Audit integrity: the seal, $verify and $checkpoint', function () {
     expect(after.length - before.length).to.equal(1);
     expect(after[after.length - 1]).to.match(new RegExp(`/0*${checkpoints[checkpoints.length - 1].tree_size}\\.json$`));
     expect(param((await verify(officer)).body, 'result')?.valueCode).to.equal('valid');
+  });
+
+  it('a round told not to anchor leaves its checkpoints unanchored and $verify incomplete, until a pass anchors them', async () => {
+    const s = await testServer();
+    await seal();
+    const doctor = await actor('doctor');
+    const officer = await actor('compliance-officer', 'user/AuditEvent.rs', doctor.clinic);
+    expect((await (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody('Unanchored'))).status).to.equal(201);
+    const round = await s.sealer!.sealNow({ anchor: false });
+    expect(round.sealed).to.be.greaterThan(0);
+    expect(round.anchored).to.equal(0);
+    const db = await admin();
+    const unanchored = () => db('audit_checkpoint').where({ clinic_id: doctor.clinic }).whereNull('anchored_at').count<Array<{ count: string }>>('* as count');
+    expect(Number((await unanchored())[0].count)).to.be.greaterThan(0);
+    const res = await verify(officer, { resourceType: 'Parameters', parameter: [{ name: 'to', valueDateTime: new Date(Date.now() - 1).toISOString() }] });
+    expect(param(res.body, 'result')?.valueCode).to.equal('incomplete');
+    expect(issues(res.body)).to.deep.equal([]);
+    await seal();
+    expect(Number((await unanchored())[0].count)).to.equal(0);
+  });
+
+  it('rounds anchor once per AUDIT_ANCHOR_INTERVAL_MS (the timer asks anchorDue), however often they seal', async () => {
+    const s = await testServer();
+    let now = 1_000_000;
+    const sealer = new Sealer(s.db.background, s.seal!.key, s.seal!.anchors, logger, 60_000, undefined, 10_000, () => now);
+    expect(sealer.anchorDue()).to.equal(true);
+    // The shared sealer holds the deployment's lock: it lets go, and this one takes the rounds.
+    await s.sealer!.stop();
+    try {
+      const doctor = await actor('doctor');
+      const db = await admin();
+      const write = async () => expect((await (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody('Cadence'))).status).to.equal(201);
+      const anchoredCount = async () => Number((await db('audit_checkpoint').where({ clinic_id: doctor.clinic }).whereNotNull('anchored_at').count<Array<{ count: string }>>('* as count'))[0].count);
+      await write();
+      expect((await sealer.sealNow({ anchor: sealer.anchorDue() })).anchored).to.be.greaterThan(0);
+      expect(sealer.anchorDue()).to.equal(false);
+      const anchored = await anchoredCount();
+      now += 9_999;
+      await write();
+      const r = await sealer.sealNow({ anchor: sealer.anchorDue() });
+      expect(r.sealed).to.be.greaterThan(0);
+      expect(r.anchored).to.equal(0);
+      expect(await anchoredCount()).to.equal(anchored);
+      now += 1;
+      expect(sealer.anchorDue()).to.equal(true);
+      expect((await sealer.sealNow({ anchor: sealer.anchorDue() })).anchored).to.be.greaterThan(0);
+      expect(await anchoredCount()).to.be.greaterThan(anchored);
+    } finally {
+      await sealer.stop();
+    }
+  });
+
+  it('a pass the object store refuses stays due, so the next round anchors again', async () => {
+    const s = await testServer();
+    let failing = true;
+    const anchors = { ...s.seal!.anchors, put: async (key: string, body: string) => { if (failing) throw new Error('unreachable'); await s.seal!.anchors.put(key, body); } };
+    const sealer = new Sealer(s.db.background, s.seal!.key, anchors, logger, 60_000, undefined, 10_000, () => 5_000_000);
+    await s.sealer!.stop();
+    try {
+      const doctor = await actor('doctor');
+      expect((await (await api()).post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(patientBody('Refused'))).status).to.equal(201);
+      expect((await sealer.sealNow()).anchored).to.equal(0);
+      expect(sealer.anchorDue()).to.equal(true);
+      failing = false;
+      expect((await sealer.sealNow({ anchor: sealer.anchorDue() })).anchored).to.be.greaterThan(0);
+      expect(sealer.anchorDue()).to.equal(false);
+    } finally {
+      await sealer.stop();
+    }
   });
 
   it('a read answered in one round trip audits the version and patient it read, hashed in SQL as in JS', async () => {
