@@ -40,7 +40,7 @@ const USAGE = `usage: npm run bench -- [options]
             --keep (keep the data directory) --reuse DIR (measure a kept dataset again; no loading)
   target    --url http://host:port --token T [--audit-token T] [--floor-db postgres://runtime-login...] (no dataset is loaded, no naive floor)
   seal      --seal-cost (after the scenarios: read and create on two servers at once, AUDIT_SEAL=true on the
-            data and AUDIT_SEAL=false on a copy of it, --seal-rounds 3 windows each)
+            data and AUDIT_SEAL=false on a copy of it, --seal-rounds 8 windows each; 16 for a verdict)
   output    --out bench-results/bench-<time>.json
             --compare EARLIER.json (scaling check: throughput per scenario against a run on a smaller dataset, <= 20 % lost)`;
 
@@ -66,7 +66,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string' },
     compare: { type: 'string' },
     'seal-cost': { type: 'boolean', default: false },
-    'seal-rounds': { type: 'string', default: '3' },
+    'seal-rounds': { type: 'string', default: '8' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
