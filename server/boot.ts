@@ -7,6 +7,8 @@ import type { SigningKey } from './auth/keys';
 import type { Config } from './config';
 import { openDocuments } from './documents/open';
 import type { DocumentService } from './documents/service';
+import { exportFilesIn } from './documents/export-files';
+import { EXPORT_EXPIRY_SWEEP_MS, removeExpiredExports } from './fhir/bulk/expiry';
 import { failInterruptedExports } from './fhir/bulk/jobs';
 import { STALE_SECONDS } from './fhir/bulk/runner';
 import { warmUpValidators } from './fhir/validation';
@@ -88,6 +90,13 @@ export async function startServer(cfg: Config, { prepared = false, background = 
     sealer?.start();
     // Export jobs whose runner stopped with a previous process are failed, so their owners start again.
     if (background) await failInterruptedExports(db.runtime, STALE_SECONDS).catch((err) => logger.error({ err }, 'failing interrupted exports failed'));
+    const expireExports = () => {
+      removeExpiredExports(db.runtime, exportFilesIn(documents.store), cfg.bulkExportTtlHours).then(({ removed, kept, why }) => {
+        if (removed) logger.info({ removed }, 'expired exports removed');
+        if (kept) logger.warn({ kept, err: why }, 'expired exports kept for the next sweep: their files could not all be removed');
+      }).catch((err) => logger.error({ err }, 'removing expired exports failed'));
+    };
+    if (background) expireExports();
     const readiness = defaultReadiness(db.runtime, documents);
     watchPool('runtime', (db.runtime.client as { pool: PoolLike }).pool);
     const app = createApp({ cfg, db: db.runtime, keys: keyRing, oauthSecrets, pageSecret, documents, readiness, seal });
@@ -103,6 +112,8 @@ export async function startServer(cfg: Config, { prepared = false, background = 
           applyRetention(db.adminUrl, seal.key, seal.anchors).then((cuts) => { if (cuts.length) logger.info({ cuts }, 'audit retention applied'); })
             .catch((err) => logger.error({ err }, 'audit retention failed'));
         }, 86_400_000)] : []),
+        // Finished exports past BULK_EXPORT_TTL_HOURS: their files leave the store, their rows go.
+        setInterval(expireExports, EXPORT_EXPIRY_SWEEP_MS),
         // Break-glass grants whose time ran out get their `expired` event (RLS stopped honouring them already).
         setInterval(() => { recordExpiredGrants(db.runtime).catch((err) => logger.error({ err }, 'recording expired break-glass grants failed')); }, EXPIRY_SWEEP_MS),
       ] : []),

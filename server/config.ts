@@ -23,6 +23,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Resources per Bulk Data export file (BULK_FILE_ROWS): the most an export holds in memory at once. */
   bulkFileRows: number;
+  /** Hours a finished Bulk Data export stays downloadable (BULK_EXPORT_TTL_HOURS); then its files and row go. */
+  bulkExportTtlHours: number;
   tokenIssuer: string;
   tokenAudience: string;
   clinicClaim: string;
@@ -275,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     bulkFileRows: int(env, 'BULK_FILE_ROWS', 10_000, 1, 1_000_000),
+    bulkExportTtlHours: int(env, 'BULK_EXPORT_TTL_HOURS', 24, 1, 720),
     tokenIssuer: url(env, 'TOKEN_ISSUER') ?? baseUrl,
     tokenAudience: env.TOKEN_AUDIENCE || fhirBaseUrl,
     clinicClaim: env.CLINIC_CLAIM || 'clinic',

@@ -25,6 +25,7 @@ import * as m034 from './034_bulk_export';
 import * as m035 from './035_rsa_signing_key';
 import * as m036 from './036_console';
 import * as m037 from './037_seal_blocks';
+import * as m038 from './038_export_expiry';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -56,6 +57,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['035_rsa_signing_key', m035],
   ['036_console', m036],
   ['037_seal_blocks', m037],
+  ['038_export_expiry', m038],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

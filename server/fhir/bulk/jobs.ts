@@ -36,12 +36,14 @@ export interface ExportJob {
   error: string[];
   progress: string;
   heartbeatAt: Date;
+  /** When it completed or failed (null while it runs): it expires BULK_EXPORT_TTL_HOURS later. */
+  finishedAt: Date | null;
 }
 
 interface Row {
   id: string; clinic_id: string; owner_id: string; status: JobStatus; level: 'system' | 'patient'; request: string; types: string[];
   since: Date | null; transaction_time: Date; compartment_patient_id: string | null; principal: Principal; output: ExportFile[];
-  error: string[]; progress: string; heartbeat_at: Date;
+  error: string[]; progress: string; heartbeat_at: Date; finished_at: Date | null;
 }
 
 const TABLE = 'bulk_export';
@@ -62,11 +64,11 @@ export function accessOf(job: ExportJob): AccessContext {
 const toJob = (r: Row): ExportJob => ({
   id: r.id, clinicId: r.clinic_id, ownerId: r.owner_id, status: r.status, level: r.level, request: r.request, types: r.types,
   since: r.since, transactionTime: r.transaction_time, compartmentPatientId: r.compartment_patient_id, principal: r.principal,
-  output: r.output, error: r.error, progress: r.progress, heartbeatAt: r.heartbeat_at,
+  output: r.output, error: r.error, progress: r.progress, heartbeatAt: r.heartbeat_at, finishedAt: r.finished_at,
 });
 
 /** Stores a new running job; false when the same user already runs one (the partial unique index). */
-export async function insertJob(trx: Knex.Transaction, job: Omit<ExportJob, 'status' | 'output' | 'error' | 'progress' | 'heartbeatAt'>): Promise<boolean> {
+export async function insertJob(trx: Knex.Transaction, job: Omit<ExportJob, 'status' | 'output' | 'error' | 'progress' | 'heartbeatAt' | 'finishedAt'>): Promise<boolean> {
   const { rows } = await trx.raw(`
     insert into ${TABLE} (id, clinic_id, owner_id, status, level, request, types, since, transaction_time, compartment_patient_id, principal)
     values (?, ?, ?, 'running', ?, ?, ?::text[], ?, ?, ?, ?::jsonb)

@@ -43,7 +43,7 @@ export async function kickOff(deps: BulkDeps, runner: ExportRunner, access: Acce
       types = (level === 'patient' ? PATIENT_TYPES : SYSTEM_TYPES).filter((d) => !exportRefusal(access, tx.membership, d, compartment));
       if (!types.length) throw forbidden('Access denied: this token may export no resource type');
     }
-    const row: Omit<ExportJob, 'status' | 'output' | 'error' | 'progress' | 'heartbeatAt'> = {
+    const row: Omit<ExportJob, 'status' | 'output' | 'error' | 'progress' | 'heartbeatAt' | 'finishedAt'> = {
       id: randomUUID(), clinicId: access.clinicId, ownerId: access.userId, level, request, types: types.map((d) => d.type),
       since: parsed.since ?? null, transactionTime: new Date(), compartmentPatientId: compartment ?? null, principal: principalOf(access),
     };
@@ -51,7 +51,7 @@ export async function kickOff(deps: BulkDeps, runner: ExportRunner, access: Acce
       throw new OperationOutcomeError(429, { severity: 'error', code: 'throttled', diagnostics: 'An export of yours is still running: wait for it to finish or cancel it (DELETE its status URL)' }, { 'Retry-After': '10' });
     }
     tx.audit({ ...facts, outcomeDesc: `export of ${row.types.join(', ')} started` });
-    return { ...row, status: 'running', output: [], error: [], progress: '', heartbeatAt: new Date() } satisfies ExportJob;
+    return { ...row, status: 'running', output: [], error: [], progress: '', heartbeatAt: new Date(), finishedAt: null } satisfies ExportJob;
   });
   runner.start(job);
   return { status: 202, headers: { 'Content-Location': statusUrl(deps, job.id) } };

@@ -8,6 +8,17 @@ import { type BulkDeps, type ExportRunner, STALE_SECONDS } from './runner';
 
 const noSuchJob = () => notFound('No such export job');
 
+/** When a finished job's files go (BULK_EXPORT_TTL_HOURS after it finished); undefined while it runs. */
+export function expiresAt(deps: BulkDeps, job: ExportJob): Date | undefined {
+  return job.finishedAt ? new Date(job.finishedAt.getTime() + deps.cfg.bulkExportTtlHours * 3_600_000) : undefined;
+}
+
+/** An expired job answers as gone even before the sweep (expiry.ts) has removed it. */
+function requireUnexpired(deps: BulkDeps, job: ExportJob): void {
+  const at = expiresAt(deps, job);
+  if (at && at.getTime() <= Date.now()) throw notFound(`This export expired at ${at.toISOString()}: start it again`);
+}
+
 /** The Bulk Data manifest of a completed job (IG 2.0): every file with its type, url and count. */
 function manifest(deps: BulkDeps, job: ExportJob): string {
   return JSON.stringify({
@@ -31,6 +42,7 @@ export async function poll(deps: BulkDeps, runner: ExportRunner, access: AccessC
   return audited(deps.db, access, facts, { compartmentPatientId: exportCompartment(access) }, async (tx): Promise<FhirResult> => {
     const job = await readJob(tx.trx, jobId);
     if (!job || job.status === 'cancelled') throw noSuchJob();
+    requireUnexpired(deps, job);
     if (job.status === 'running' && !runner.isRunning(job.id) && stale(job)) {
       await finishJob(tx.trx, job.id, 'failed', 'The export was interrupted: start it again');
       return failedAnswer(['The export was interrupted: start it again']);
@@ -39,7 +51,9 @@ export async function poll(deps: BulkDeps, runner: ExportRunner, access: AccessC
       return { status: 202, headers: { 'X-Progress': job.progress || 'starting', 'Retry-After': '2' } };
     }
     if (job.status === 'failed') return failedAnswer(job.error);
-    return { status: 200, body: manifest(deps, job), headers: { 'Content-Type': 'application/json', Expires: new Date(Date.now() + 3600_000).toUTCString() } };
+    // Expires (IG 2.0): when the files stop being served, the same on every poll.
+    const expires = expiresAt(deps, job);
+    return { status: 200, body: manifest(deps, job), headers: { 'Content-Type': 'application/json', ...(expires ? { Expires: expires.toUTCString() } : {}) } };
   });
 }
 
@@ -73,6 +87,7 @@ export async function openFile(deps: BulkDeps, access: AccessContext, jobId: str
   return audited(deps.db, access, facts, { compartmentPatientId: compartment }, async (tx) => {
     const job = await readJob(tx.trx, jobId);
     if (!job || job.status !== 'completed') throw noSuchJob();
+    requireUnexpired(deps, job);
     const file = job.output.find((f) => f.fileId === fileId);
     if (!file) throw notFound('No such export file');
     if (!deps.files) throw serviceUnavailable('Export storage is unavailable: retry later');
