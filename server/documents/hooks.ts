@@ -11,6 +11,9 @@ export function documentHooks(documents: DocumentService | undefined): Interacti
   return {
     beforeWrite: async (ctx, resource, at) =>
       ctx.def.storesAttachments ? storeAttachments(ctx, documents, resource, at) : resource,
+    checkWrite: async (ctx, resource, at) => {
+      if (ctx.def.storesAttachments) await storeAttachments(ctx, documents, resource, at, { check: true });
+    },
     present: (ctx, interaction, result) => presentLinks(ctx, documents, interaction, result),
   };
 }

@@ -17,9 +17,11 @@ import { decodeInlineData } from './upload-checks';
  * - `url: Binary/{id}` must name a Binary of the same clinic and patient, not held by another document;
  * - one of our signed links (a resource read and written back) goes back to `Binary/{id}`, after
  *   the clinic guard; any other url is an external reference and is kept as given.
+ * With `check` (`$validate`), every refusal is raised the same way but nothing is stored or bound:
+ * the resource comes back as given.
  */
 export async function storeAttachments(
-  ctx: InteractionContext, documents: DocumentService | undefined, resource: FhirResource, at: { id: string },
+  ctx: InteractionContext, documents: DocumentService | undefined, resource: FhirResource, at: { id: string }, opts: { check?: boolean } = {},
 ): Promise<FhirResource> {
   const found = attachmentsOf(resource);
   if (!found.length) return resource;
@@ -29,14 +31,15 @@ export async function storeAttachments(
     const path = `DocumentReference.content[${index}].attachment`;
     const clean = withoutOurExtensions(attachment);
     let stored: Json;
-    if (clean.data !== undefined) stored = await uploadInline(ctx, documents, clean, { path, patientId, documentId: at.id });
-    else stored = await claimUrl(ctx, documents, clean, { path, patientId, documentId: at.id });
+    const where = { path, patientId, documentId: at.id, check: opts.check === true };
+    if (clean.data !== undefined) stored = await uploadInline(ctx, documents, clean, where);
+    else stored = await claimUrl(ctx, documents, clean, where);
     content[index] = { ...(content[index] as Json), attachment: stored };
   }
-  return { ...resource, content };
+  return opts.check ? resource : { ...resource, content };
 }
 
-interface Where { path: string; patientId: string | undefined; documentId: string }
+interface Where { path: string; patientId: string | undefined; documentId: string; check: boolean }
 
 function requirePatient(where: Where): string {
   if (!where.patientId || !isUuid(where.patientId)) {
@@ -59,6 +62,7 @@ async function uploadInline(ctx: InteractionContext, documents: DocumentService 
   if (!documents) throw serviceUnavailable('Document storage is not configured');
   const { data: _bytes, ...rest } = attachment;
   expectSame(where, rest, { size: decoded.size, hash: decoded.sha1Base64, contentType: decoded.contentType });
+  if (where.check) return attachment;
   const binaryId = randomUUID();
   const clinicId = ctx.access.clinicId;
   const key = documentKey({ clinicId, patientId, documentId: where.documentId, attachmentId: binaryId });
@@ -95,7 +99,8 @@ async function claimUrl(ctx: InteractionContext, documents: DocumentService | un
     throw unprocessable(`${where.path}.url: Binary/${binaryId} is not a document of this patient in this clinic`, [`${where.path}.url`]);
   }
   expectSame(where, attachment, { size: row.size, hash: row.sha1, contentType: row.contentType });
-  if (!(await attachBinary(ctx.trx, row.id, where.documentId))) {
+  const held = where.check ? row.documentId !== null && row.documentId !== where.documentId : !(await attachBinary(ctx.trx, row.id, where.documentId));
+  if (held) {
     throw conflict(`${where.path}.url: Binary/${binaryId} belongs to another DocumentReference`);
   }
   return { ...attachment, url: `Binary/${row.id}`, contentType: row.contentType, size: row.size, hash: row.sha1 };

@@ -21,6 +21,8 @@ export interface FhirDeps {
 export interface InteractionHooks {
   /** Runs on every version about to be stored (not on deletions); returns the resource to store. */
   beforeWrite?(ctx: InteractionContext, resource: FhirResource, at: { id: string; previous?: StoredVersion }): Promise<FhirResource>;
+  /** Refuses what beforeWrite would refuse, storing nothing and binding nothing (`$validate`). */
+  checkWrite?(ctx: InteractionContext, resource: FhirResource, at: { id: string }): Promise<void>;
   /** Rewrites what a read, search or history answers; AuditEvents it owes go in `audit.extra`. */
   present?(ctx: InteractionContext, interaction: FhirInteraction, result: FhirResult): Promise<FhirResult>;
 }

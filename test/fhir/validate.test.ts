@@ -1,6 +1,7 @@
+import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { auditOf } from '../helpers/audit';
-import { appointmentBody, newPatient } from '../helpers/resources';
+import { appointmentBody, documentReferenceBody, newPatient, PDF_BASE64 } from '../helpers/resources';
 import { actor, admin, api, FHIR, patientBody } from '../helpers/server';
 
 type Auth = Record<string, string>;
@@ -70,6 +71,41 @@ describe('$validate: would this create, update or delete succeed?', () => {
     const gone = await validate(doc.auth, 'Patient/0b7e9a51-3c1f-4b47-9d0e-6f1a2c3d4e5f/$validate?mode=delete', undefined);
     expect(errorsOf(gone.body)[0]).to.include({ code: 'not-found' });
     expect((await (await api()).get(`/fhir/Patient/${patient}`).set(doc.auth)).body.meta.versionId).to.equal(current.meta.versionId);
+  });
+
+  it('a DocumentReference meets the checks its create would (the attachments), and nothing is stored or bound', async () => {
+    const db = await admin();
+    const binaries = async () => Number((await db('document_binary').where({ clinic_id: doc.clinic }).count({ n: '*' }))[0].n);
+    const held = await (await api()).post('/fhir/DocumentReference').set(doc.auth).set('Content-Type', FHIR).send(JSON.stringify(documentReferenceBody(patient)));
+    expect(held.status, held.text).to.equal(201);
+    const binaryUrl = held.body.content[0].attachment.url as string;
+    const binaryId = binaryUrl.split('/').pop() as string;
+    const before = await binaries();
+    const docsBefore = await rowCount('document_reference', doc.clinic);
+
+    const fine = await validate(doc.auth, 'DocumentReference/$validate', documentReferenceBody(patient));
+    expect(fine.status, fine.text).to.equal(200);
+    expect(errorsOf(fine.body)).to.deep.equal([]);
+
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]).toString('base64');
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['a type outside the allow-list (the profile says so first)', { contentType: 'text/plain', data: PDF_BASE64 }, /expected one of application\/pdf/],
+      ['bytes that are not the declared type', { contentType: 'application/pdf', data: png }, /^Attachment content is not application\/pdf$/],
+      ['a size that is not the content\'s', { contentType: 'application/pdf', data: PDF_BASE64, size: 1 }, /size do not match/],
+      ['a Binary another document holds', { url: binaryUrl }, /belongs to another DocumentReference/],
+      ['a Binary of no document of this patient', { url: `Binary/${crypto.randomUUID()}` }, /is not a document of this patient/],
+    ];
+    for (const [what, attachment, message] of cases) {
+      const res = await validate(doc.auth, 'DocumentReference/$validate', documentReferenceBody(patient, { content: [{ attachment }] }));
+      expect(res.status, what).to.equal(200);
+      const errors = errorsOf(res.body);
+      expect(errors, what).to.have.length(1);
+      expect(errors[0].diagnostics, what).to.match(message);
+    }
+    expect(await binaries()).to.equal(before);
+    expect(await rowCount('document_reference', doc.clinic)).to.equal(docsBefore);
+    const [row] = await db('document_binary').where({ id: binaryId }).select('document_id');
+    expect(row.document_id).to.equal(held.body.id);
   });
 
   it('a request it cannot read is a 4xx OperationOutcome, audited as a refusal', async () => {

@@ -1,12 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { OperationOutcomeIssue } from 'fhir/r4';
 import type { AccessContext } from '../../auth/access-context';
 import type { FhirInteraction } from '../../auth/authorize';
 import { badRequest, OperationOutcomeError } from '../../http/errors';
 import { audited } from '../../pipeline/audited';
 import { parseJsonBody } from '../body';
-import { callerFacts, compartmentFor, type FhirDeps, type FhirResult } from '../interaction';
+import { callerFacts, compartmentFor, type FhirDeps, type FhirResult, type InteractionContext } from '../interaction';
 import { assertReferencesResolve } from '../references';
-import { Repository } from '../repository';
+import { type FhirResource, Repository } from '../repository';
 import { type FhirRequest, queryValue } from '../request';
 import type { ResourceDefinition } from '../resources/types';
 import { type ValidatedType, validateResource } from '../validation';
@@ -63,7 +64,7 @@ export async function runValidate(deps: FhirDeps, access: AccessContext, req: Fh
     const instance = id === undefined ? undefined : ourId(id);
     const asked = readAsked(req, def, instance);
     // The permission of the interaction being checked: validating tells what that interaction would meet.
-    tx.require(def.type, asked.mode);
+    const decision = tx.require(def.type, asked.mode);
     const repo = new Repository(def, tx.trx, { fhirBase: deps.cfg.fhirBaseUrl, sql: tx.sql });
     const issues: OperationOutcomeIssue[] = [];
     const current = instance ? await repo.read(instance) : null;
@@ -80,6 +81,9 @@ export async function runValidate(deps: FhirDeps, access: AccessContext, req: Fh
       if (!found.length) {
         try {
           await assertReferencesResolve(tx.trx, def, asked.resource as { resourceType: string }, deps.cfg.fhirBaseUrl);
+          // What the write's own hook would refuse (a document's attachments), without storing or binding anything.
+          const ctx: InteractionContext = { ...tx, deps, def, req, decision, repo };
+          await deps.hooks?.checkWrite?.(ctx, asked.resource as FhirResource, { id: instance ?? randomUUID() });
         } catch (err) {
           if (!(err instanceof OperationOutcomeError)) throw err;
           issues.push(...err.issues);
