@@ -59,21 +59,19 @@ export function sealCosts(runs: SealRun[]): SealCost[] {
     const on = mean(mine.filter((r) => r.seal).map((r) => r.rps));
     const off = mean(mine.filter((r) => !r.seal).map((r) => r.rps));
     const rounds = [...new Set(mine.map((r) => r.round))];
-    const roundRatios = rounds.map((n) => {
+    // Each round's seal-on run against its seal-off run, by `ratio` (NaN when either is missing).
+    const perRound = (ratio: (on: SealRun, off: SealRun) => number | undefined) => rounds.map((n) => {
       const o = mine.find((r) => r.round === n && r.seal);
       const f = mine.find((r) => r.round === n && !r.seal);
-      return o && f ? o.rps / f.rps : Number.NaN;
+      return (o && f ? ratio(o, f) : undefined) ?? Number.NaN;
     });
+    const roundRatios = perRound((o, f) => o.rps / f.rps);
     const cpu = (seal: boolean) => {
       const xs = mine.filter((r) => r.seal === seal).map((r) => r.cpuMsPerRequest);
       return xs.every((x): x is number => x !== undefined) ? mean(xs) : undefined;
     };
     const [cpuOn, cpuOff] = [cpu(true), cpu(false)];
-    const roundCpuRatios = rounds.map((n) => {
-      const o = mine.find((r) => r.round === n && r.seal)?.cpuMsPerRequest;
-      const f = mine.find((r) => r.round === n && !r.seal)?.cpuMsPerRequest;
-      return o !== undefined && f !== undefined ? f / o : Number.NaN;
-    });
+    const roundCpuRatios = perRound((o, f) => (o.cpuMsPerRequest !== undefined && f.cpuMsPerRequest !== undefined ? f.cpuMsPerRequest / o.cpuMsPerRequest : undefined));
     const interval = interval95(roundRatios);
     return {
       key, on, off, ratio: on / off, roundRatios, ...(interval ? { interval } : {}),

@@ -16,14 +16,12 @@ export function setAuditHashing(on: boolean): void {
   hashing = on;
 }
 
+/** One column of a row as an SQL literal (`detail` as its JSON text). */
+const columnLiteral = (r: AuditRecord, c: AuditColumn): string => sqlLiteral(c === 'detail' && r.detail !== null ? JSON.stringify(r.detail) : r[c]);
+
 /** The values of a row in AUDIT_COLUMN_LIST order, as SQL literals (or the SQL expressions `computed` gives). */
 function literals(r: AuditRecord, computed: Partial<Record<AuditColumn, string>> = {}): string {
-  const values = AUDIT_COLUMNS.map((c) => {
-    const expr = computed[c];
-    if (expr !== undefined) return expr;
-    const v = r[c];
-    return sqlLiteral(c === 'detail' && v !== null ? JSON.stringify(v) : v);
-  });
+  const values = AUDIT_COLUMNS.map((c) => computed[c] ?? columnLiteral(r, c));
   // The hash of the canonical row, in the request's transaction; in SQL when the statement computes columns.
   const hash = !hashing ? 'null' : Object.keys(computed).length ? auditRowHashSql(r, computed) : `'\\x${auditRowHash(r).toString('hex')}'::bytea`;
   return [...values, hash].join(', ');
@@ -86,7 +84,7 @@ export function preparedAuditInsertFrom(r: AuditRecord, from: string, key: strin
     shape = { name, prepare: `prepare ${name} ${text}`, known, computedKeys };
     shapes.set(shapeKey, shape);
   }
-  const args = shape.known.map((c) => sqlLiteral(c === 'detail' && r.detail !== null ? JSON.stringify(r.detail) : r[c]));
+  const args = shape.known.map((c) => columnLiteral(r, c));
   if (hashing) args.push(...knownGroups(r, shape.computedKeys).map(sqlLiteral));
   args.push(sqlLiteral(key));
   return { name: shape.name, prepare: shape.prepare, execute: `execute ${shape.name}(${args.join(', ')})` };

@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type pg from 'pg';
-import { APP_ROLE } from '../../db/roles';
+import { inAppRoleTransaction } from '../../db/app-transaction';
 import { sqlLiteral } from '../../db/literal';
 import { auditInsertSql } from '../audit/writer';
 
@@ -9,10 +8,6 @@ export const EXPIRY_SWEEP_MS = 30_000;
 
 interface Expired { grant_id: string; clinic_id: string; patient_id: string; user_id: string; category: string; reason: string; expires_at: Date }
 
-interface KnexPool {
-  client: { acquireConnection(): Promise<pg.ClientBase>; releaseConnection(conn: pg.ClientBase): Promise<unknown> };
-}
-
 /**
  * Records the `expired` event of every grant whose time ran out, with its AuditEvent (DCM 110138,
  * BTG), in one transaction: break_glass_record_expired (migration 032) inserts each event once even
@@ -20,11 +15,7 @@ interface KnexPool {
  * job: RLS compares expires_at with now(). Answers how many it recorded.
  */
 export async function recordExpiredGrants(db: Knex, limit = 500): Promise<number> {
-  // Straight on a connection: the audit rows are literal SQL, which knex would scan for bindings.
-  const { client } = db as unknown as KnexPool;
-  const conn = await client.acquireConnection();
-  try {
-    await conn.query(`BEGIN; select set_config('role', '${APP_ROLE}', true)`);
+  return inAppRoleTransaction(db, async (conn) => {
     const { rows } = await conn.query<Expired>('select * from break_glass_record_expired($1)', [limit]);
     for (const g of rows) {
       // The audit row's insert policy checks the clinic it is recorded for.
@@ -34,12 +25,6 @@ export async function recordExpiredGrants(db: Knex, limit = 500): Promise<number
         detail: { grant: g.grant_id, category: g.category, reason: g.reason, expiredAt: new Date(g.expires_at).toISOString() },
       })}`);
     }
-    await conn.query('COMMIT');
     return rows.length;
-  } catch (err) {
-    await conn.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    await client.releaseConnection(conn);
-  }
+  });
 }

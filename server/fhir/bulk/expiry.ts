@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import type pg from 'pg';
 import { sqlLiteral } from '../../../db/literal';
-import { APP_ROLE } from '../../../db/roles';
+import { inAppRoleTransaction } from '../../../db/app-transaction';
 import { auditInsertSql } from '../../audit/writer';
 import type { ExportFile } from './jobs';
 import type { ExportFiles } from './files';
@@ -10,27 +9,6 @@ import type { ExportFiles } from './files';
 export const EXPORT_EXPIRY_SWEEP_MS = 600_000;
 
 interface Expired { clinic_id: string; id: string; owner_id: string; status: string; output: ExportFile[]; finished_at: Date }
-
-interface KnexPool {
-  client: { acquireConnection(): Promise<pg.ClientBase>; releaseConnection(conn: pg.ClientBase): Promise<unknown> };
-}
-
-/** One transaction as the application role on a connection of its own (audit rows are literal SQL, which knex would scan for bindings). */
-async function inTransaction<T>(db: Knex, work: (conn: pg.ClientBase) => Promise<T>): Promise<T> {
-  const { client } = db as unknown as KnexPool;
-  const conn = await client.acquireConnection();
-  try {
-    await conn.query(`BEGIN; select set_config('role', '${APP_ROLE}', true)`);
-    const out = await work(conn);
-    await conn.query('COMMIT');
-    return out;
-  } catch (err) {
-    await conn.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    await client.releaseConnection(conn);
-  }
-}
 
 /**
  * Removes every export that finished more than `ttlHours` ago, across clinics (migration 038's
@@ -44,7 +22,7 @@ async function inTransaction<T>(db: Knex, work: (conn: pg.ClientBase) => Promise
 export async function removeExpiredExports(db: Knex, files: ExportFiles | undefined, ttlHours: number, limit = 200): Promise<{ removed: number; kept: number; why?: unknown }> {
   if (!files) return { removed: 0, kept: 0 };
   const ttl = `make_interval(hours => ${Number(ttlHours)})`;
-  const expired = await inTransaction(db, async (conn) => (await conn.query<Expired>(`select * from bulk_export_expired(${ttl}, $1)`, [limit])).rows);
+  const expired = await inAppRoleTransaction(db, async (conn) => (await conn.query<Expired>(`select * from bulk_export_expired(${ttl}, $1)`, [limit])).rows);
   let removed = 0;
   let kept = 0;
   let why: unknown;
@@ -53,7 +31,7 @@ export async function removeExpiredExports(db: Knex, files: ExportFiles | undefi
       const stored = await files.list(job.clinic_id, job.id);
       const ids = new Set([...job.output.map((f) => f.fileId), ...stored]);
       for (const fileId of ids) await files.remove(job.clinic_id, job.id, fileId);
-      const forgotten = await inTransaction(db, async (conn) => {
+      const forgotten = await inAppRoleTransaction(db, async (conn) => {
         const { rows } = await conn.query<{ done: boolean }>(`select bulk_export_forget($1, $2, ${ttl}) as done`, [job.clinic_id, job.id]);
         if (!rows[0].done) return false;
         // The audit row's insert policy checks the clinic it is recorded for.
