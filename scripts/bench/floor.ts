@@ -20,7 +20,7 @@ import '../../server/fhir/resources';
 import { planSearch } from '../../server/fhir/handlers/search';
 import type { FhirDeps } from '../../server/fhir/interaction';
 import { oneTripSearch } from '../../server/fhir/one-trip-search';
-import { ensurePrepared } from '../../server/pipeline/one-trip';
+import { ensurePrepared, sendOneTrip } from '../../server/pipeline/one-trip';
 import type { FhirRequest } from '../../server/fhir/request';
 import { AppointmentDefinition } from '../../server/fhir/resources/appointment';
 import { AuditEventDefinition } from '../../server/fhir/resources/audit-event';
@@ -100,7 +100,7 @@ function searchInOneTripFloor(c: SqlClient, who: FloorActor, def: ResourceDefini
   const trip = runWithRequest({ requestId: crypto.randomUUID(), method: 'GET', path: `/fhir/${def.type}`, sourceIp: '127.0.0.1', log: logger },
     () => oneTripSearch(FLOOR_DEPS, def, access, req, plan, membership, undefined, repo));
   if (!trip) throw new Error(`the ${who.role} role does not plainly grant ${def.type} search`);
-  return c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; ${trip.statement}; COMMIT`);
+  return sendOneTrip(c, checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string), trip);
 }
 
 /** The role's stamp the server checks a cached role against (looked up once per actor). */

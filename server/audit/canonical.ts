@@ -115,8 +115,3 @@ export function hashSqlOf(computed: Partial<Record<CanonicalColumn, string>>, gr
   return `sha256(convert_to(concat('{', concat_ws(',', ${parts.join(', ')}), '}'), 'UTF8'))`;
 }
 
-/** hashSqlOf with the known groups written in as literals (a statement sent as text). */
-export function auditRowHashSql(r: AuditRecord, computed: Partial<Record<CanonicalColumn, string>>): string {
-  const groups = knownGroups(r, JCS_ORDER.filter((k) => computed[k] !== undefined));
-  return hashSqlOf(computed, groups.map((t) => (t === null ? 'null' : sqlLiteral(t))));
-}

@@ -4,7 +4,7 @@ import { LITERAL_SQL } from '../../db/knex-client';
 import { sqlLiteral } from '../../db/literal';
 import { currentRequest } from '../http/request-context';
 import { withClinic } from '../tenancy/with-clinic';
-import { auditRowHash, auditRowHashSql, hashSqlOf, knownGroups } from './canonical';
+import { auditRowHash, hashSqlOf, knownGroups } from './canonical';
 import { AUDIT_COLUMNS, type AuditFacts, auditRecord, type AuditRecord } from './record';
 
 /** The audit_event column list of an INSERT: AUDIT_COLUMNS, then the row's hash. */
@@ -19,24 +19,14 @@ export function setAuditHashing(on: boolean): void {
 /** One column of a row as an SQL literal (`detail` as its JSON text). */
 const columnLiteral = (r: AuditRecord, c: AuditColumn): string => sqlLiteral(c === 'detail' && r.detail !== null ? JSON.stringify(r.detail) : r[c]);
 
-/** The values of a row in AUDIT_COLUMN_LIST order, as SQL literals (or the SQL expressions `computed` gives). */
-function literals(r: AuditRecord, computed: Partial<Record<AuditColumn, string>> = {}): string {
-  const values = AUDIT_COLUMNS.map((c) => computed[c] ?? columnLiteral(r, c));
-  // The hash of the canonical row, in the request's transaction; in SQL when the statement computes columns.
-  const hash = !hashing ? 'null' : Object.keys(computed).length ? auditRowHashSql(r, computed) : `'\\x${auditRowHash(r).toString('hex')}'::bytea`;
-  return [...values, hash].join(', ');
+/** The values of a row in AUDIT_COLUMN_LIST order as SQL literals, its hash (computed here) last. */
+function literals(r: AuditRecord): string {
+  const values = AUDIT_COLUMNS.map((c) => columnLiteral(r, c));
+  // The hash of the canonical row, in the request's transaction.
+  return [...values, hashing ? `'\\x${auditRowHash(r).toString('hex')}'::bytea` : 'null'].join(', ');
 }
 
 type AuditColumn = (typeof AUDIT_COLUMNS)[number];
-
-/**
- * The INSERT of a one-patient audit row that is written only when `when` holds (the access it
- * records succeeded), some columns computed in SQL from what the statement beside it read (the
- * version read, the row's patient): for a request sent in one round trip.
- */
-export function auditValuesSql(r: AuditRecord, computed: Partial<Record<AuditColumn, string>>): string {
-  return literals(r, computed);
-}
 
 /** A statement prepared once per connection (PREPARE) and then run by name (EXECUTE), its values as literals. */
 export interface PreparedSql {
@@ -54,8 +44,55 @@ const AUDIT_COLUMN_TYPES: Readonly<Record<AuditColumn, string>> = {
   related: 'text[]', query: 'text', detail: 'jsonb',
 };
 
-interface PreparedShape { name: string; prepare: string; known: AuditColumn[]; computedKeys: string[] }
-const shapes = new Map<string, PreparedShape>();
+interface ValuesShape { sql: string; types: string[]; known: AuditColumn[]; computedKeys: string[] }
+const valueShapes = new Map<string, ValuesShape>();
+
+/**
+ * An audit row's values for a prepared statement, in AUDIT_COLUMN_LIST order with its hash last:
+ * the known columns and the hash's known groups (knownGroups) are parameters numbered from
+ * `first`, the `computed` columns the SQL given, and the hash is computed in SQL from both. One
+ * shape serves every row with the same computed columns (hashing on or off); `args` are this row's
+ * values as literals, for EXECUTE.
+ */
+export function preparedAuditValues(r: AuditRecord, computed: Partial<Record<AuditColumn, string>>, first: number): { sql: string; types: string[]; args: string[] } {
+  const shapeKey = `${hashing}\n${first}\n${JSON.stringify(computed)}`;
+  let shape = valueShapes.get(shapeKey);
+  if (!shape) {
+    const known = AUDIT_COLUMNS.filter((c) => computed[c] === undefined);
+    const computedKeys = Object.keys(computed).sort();
+    const param = new Map(known.map((c, i) => [c, `$${first + i}`]));
+    const groups = hashing ? [...computedKeys, ''].map((_k, i) => `$${first + known.length + i}::text`) : [];
+    const values = AUDIT_COLUMNS.map((c) => computed[c] ?? param.get(c));
+    shape = {
+      sql: `${values.join(', ')}, ${hashing ? hashSqlOf(computed, groups) : 'null'}`,
+      types: [...known.map((c) => AUDIT_COLUMN_TYPES[c]), ...groups.map(() => 'text')],
+      known, computedKeys,
+    };
+    valueShapes.set(shapeKey, shape);
+  }
+  const args = shape.known.map((c) => columnLiteral(r, c));
+  if (hashing) args.push(...knownGroups(r, shape.computedKeys).map(sqlLiteral));
+  return { sql: shape.sql, types: shape.types, args };
+}
+
+// Statement names by text, so a statement sent again is not hashed again (bounded: search shapes are many).
+const names = new Map<string, string>();
+
+/**
+ * `text` as a statement prepared once per connection and run by name: `types` are its parameters'
+ * types (`unknown`: inferred from where the parameter stands), `args` their values as literals.
+ * The name is `kind` and a hash of the types and text, so the same name is always the same statement.
+ */
+export function preparedStatement(kind: string, text: string, types: readonly string[], args: readonly string[]): PreparedSql {
+  const signature = `(${types.join(', ')}) as ${text}`;
+  let name = names.get(signature);
+  if (!name) {
+    if (names.size >= 1000) names.clear();
+    name = `${kind}_${crypto.hash('sha256', signature, 'hex').slice(0, 24)}`;
+    names.set(signature, name);
+  }
+  return { name, prepare: `prepare ${name} ${signature}`, execute: `execute ${name}(${args.join(', ')})` };
+}
 
 /**
  * The INSERT of a one-patient audit row written once for each row `from` yields (none: the access
@@ -63,31 +100,15 @@ const shapes = new Map<string, PreparedShape>();
  * patient), its hash computed in SQL from the same values; for a request sent in one round trip.
  * Prepared: PostgreSQL parses and plans the INSERT and its hash expression once per connection
  * instead of on every request, which cost it more than running them. `from` names its one value
- * `$key` (the id looked up); the known columns, the hash's known groups (knownGroups) and that
- * value are the parameters, so one statement serves every row of its shape: the same `from`, the
- * same computed columns, hashing on or off.
+ * `$key` (the id looked up); the known columns, the hash's known groups and that value are the
+ * parameters, so one statement serves every row of its shape: the same `from`, the same computed
+ * columns, hashing on or off.
  */
 export function preparedAuditInsertFrom(r: AuditRecord, from: string, key: string, computed: Partial<Record<AuditColumn, string>>): PreparedSql {
   if (r.patient_ids) throw new Error('a conditional audit row names at most one patient');
-  const shapeKey = `${hashing}\n${from}\n${JSON.stringify(computed)}`;
-  let shape = shapes.get(shapeKey);
-  if (!shape) {
-    const known = AUDIT_COLUMNS.filter((c) => computed[c] === undefined);
-    const computedKeys = Object.keys(computed).sort();
-    const param = new Map(known.map((c, i) => [c, `$${i + 1}`]));
-    const groups = computedKeys.map((_k, i) => `$${known.length + i + 1}::text`).concat(`$${known.length + computedKeys.length + 1}::text`);
-    const keyParam = `$${known.length + (hashing ? groups.length : 0) + 1}`;
-    const values = AUDIT_COLUMNS.map((c) => computed[c] ?? param.get(c));
-    const types = [...known.map((c) => AUDIT_COLUMN_TYPES[c]), ...(hashing ? groups.map(() => 'text') : []), 'text'];
-    const text = `(${types.join(', ')}) as insert into audit_event (${AUDIT_COLUMN_LIST}) select ${values.join(', ')}, ${hashing ? hashSqlOf(computed, groups) : 'null'} from ${from.replaceAll('$key', keyParam)}`;
-    const name = `audit_${crypto.hash('sha256', text, 'hex').slice(0, 24)}`;
-    shape = { name, prepare: `prepare ${name} ${text}`, known, computedKeys };
-    shapes.set(shapeKey, shape);
-  }
-  const args = shape.known.map((c) => columnLiteral(r, c));
-  if (hashing) args.push(...knownGroups(r, shape.computedKeys).map(sqlLiteral));
-  args.push(sqlLiteral(key));
-  return { name: shape.name, prepare: shape.prepare, execute: `execute ${shape.name}(${args.join(', ')})` };
+  const v = preparedAuditValues(r, computed, 1);
+  const text = `insert into audit_event (${AUDIT_COLUMN_LIST}) select ${v.sql} from ${from.replaceAll('$key', `$${v.types.length + 1}`)}`;
+  return preparedStatement('audit', text, [...v.types, 'text'], [...v.args, sqlLiteral(key)]);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { sqlLiteral } from '../../db/literal';
 import { auditRecord } from '../audit/record';
-import { AUDIT_COLUMN_LIST, auditValuesSql, withRequestFacts } from '../audit/writer';
+import { AUDIT_COLUMN_LIST, preparedAuditValues, preparedStatement, withRequestFacts } from '../audit/writer';
 import type { AccessContext, Membership } from '../auth/access-context';
 import { OperationOutcomeError } from '../http/errors';
 import { oneTrip, type OneTripPlan, plainlyGranted } from '../pipeline/one-trip';
@@ -12,30 +12,32 @@ import { linkedTypes } from './search/chain';
 import type { FhirRequest } from './request';
 import type { ResourceDefinition } from './resources/types';
 
-/** A built query as one statement with its values written in as literals (simple protocol, one message). */
-function inlined(q: Knex.QueryBuilder): string {
-  const { sql, bindings } = q.toSQL().toNative();
-  return sql.replace(/\$(\d+)/g, (_m, n: string) => sqlLiteral(bindings[Number(n) - 1]));
-}
-
-/** The message of a search page in one round trip, or undefined when the cached role does not plainly grant it. */
+/**
+ * The message of a search page in one round trip, or undefined when the cached role does not plainly
+ * grant it. A prepared statement per search shape (the same criteria, sort and count; values are
+ * its parameters), run on its generic plan: planning the page, its partitions and the audit insert
+ * on every search cost PostgreSQL more than running them. The page's parameters are typed by where
+ * they stand; the audit row's by its columns.
+ */
 export function oneTripSearch(
   deps: FhirDeps, def: ResourceDefinition, access: AccessContext, req: FhirRequest, plan: SearchPlan, membership: Membership,
   compartment: string | undefined, repo: Repository,
 ): OneTripPlan | undefined {
   if (!plainlyGranted(access, membership, def.type, 'search', compartment)) return undefined;
-  const page = inlined(repo.withVersionColumns(pageQuery(deps, def, repo, plan)));
+  const page = repo.withVersionColumns(pageQuery(deps, def, repo, plan)).toSQL().toNative();
   const facts = withRequestFacts({ ...interactionFacts(access, req, def, 'search'), query: plan.query, roleName: membership.role });
-  const values = auditValuesSql(auditRecord(facts), {
+  const audit = preparedAuditValues(auditRecord(facts), {
     patient_id: 'case when cardinality(pats.ids) = 1 then pats.ids[1] end',
     patient_ids: 'case when cardinality(pats.ids) > 1 then pats.ids end',
-  });
-  return {
-    statement: `with page as materialized (select q.*, row_number() over () as page_row from (${page}) q),
+  }, page.bindings.length + 1);
+  const text = `with page as materialized (select q.*, row_number() over () as page_row from (${page.sql}) q),
       pats as (select array(select patient_id from page where page_row <= ${plan.parsed.count} and patient_id is not null group by patient_id order by min(page_row)) as ids),
-      ev as (insert into audit_event (${AUDIT_COLUMN_LIST}) select ${values} from pats returning id, clinic_id, last_updated, patient_ids),
+      ev as (insert into audit_event (${AUDIT_COLUMN_LIST}) select ${audit.sql} from pats returning id, clinic_id, last_updated, patient_ids),
       side as (insert into audit_event_patient (clinic_id, patient_id, last_updated, id) select ev.clinic_id, p, ev.last_updated, ev.id from ev, unnest(ev.patient_ids) p)
-      select * from page order by page_row`,
+      select * from page order by page_row`;
+  return {
+    statement: preparedStatement('search', text, [...page.bindings.map(() => 'unknown'), ...audit.types], [...page.bindings.map(sqlLiteral), ...audit.args]),
+    genericPlan: true,
   };
 }
 

@@ -17,30 +17,71 @@ export function plainlyGranted(access: AccessContext, membership: Membership, ty
 
 /** A request that fits in one message: its statement and the audit row that records it. */
 export interface OneTripPlan {
-  /** The statement whose rows answer the request (literal values only: simple protocol). */
-  statement: string;
+  /** The statement whose rows answer the request: literal values only (simple protocol), or prepared on the connection. */
+  statement: string | PreparedSql;
   /**
    * The INSERT of its AuditEvent, written only when the access succeeded, or that INSERT prepared
    * on the connection (preparedAuditInsertFrom); none when the statement writes it itself.
    */
   audit?: string | PreparedSql;
+  /**
+   * Run the prepared statement on its generic plan (plan_cache_mode, for this transaction only):
+   * planned once per connection instead of on every request. For statements whose every plan is
+   * the same index lookups whatever the values (a search's page and its audit row).
+   */
+  genericPlan?: boolean;
 }
 
-/** The statements each pooled connection has prepared (a connection the pool replaces starts empty). */
-const preparedOn = new WeakMap<object, Set<string>>();
+/** How many statements each connection keeps prepared; the least recently used is deallocated first. */
+const PREPARED_PER_CONNECTION = 64;
+
+/** The statements each pooled connection has prepared, least recently used first (a connection the pool replaces starts empty). */
+const preparedOn = new WeakMap<object, Map<string, true>>();
+
+/** Statements PostgreSQL refused to prepare: requests of their shape take the full path without trying again. */
+const unpreparable = new Set<string>();
 
 /** Prepares `p` on `conn` the first time this connection runs it: one extra round trip per connection and statement. */
 export async function ensurePrepared(conn: { query(text: string): Promise<unknown> }, p: PreparedSql): Promise<void> {
   let names = preparedOn.get(conn);
-  if (!names) preparedOn.set(conn, names = new Set());
-  if (names.has(p.name)) return;
+  if (!names) preparedOn.set(conn, names = new Map());
+  if (names.delete(p.name)) { names.set(p.name, true); return; }
+  const evict = names.size >= PREPARED_PER_CONNECTION ? names.keys().next().value : undefined;
+  if (evict !== undefined) names.delete(evict);
   try {
-    await conn.query(p.prepare);
+    await conn.query(evict === undefined ? p.prepare : `deallocate ${evict}; ${p.prepare}`);
   } catch (err) {
+    const code = (err as { code?: string }).code;
     // Already prepared (a name is a hash of the statement's text): the same statement.
-    if ((err as { code?: string }).code !== '42P05') throw err;
+    if (code !== '42P05') {
+      // A statement PostgreSQL cannot prepare (a parameter whose type it cannot infer): never again in this process.
+      if (code?.startsWith('42')) unpreparable.add(p.name);
+      throw err;
+    }
   }
-  names.add(p.name);
+  names.set(p.name, true);
+}
+
+const nameOf = (s: string | PreparedSql | undefined) => (s !== undefined && typeof s !== 'string' ? s.name : undefined);
+
+/**
+ * Sends `begin` (checkedBeginSql: BEGIN and the checked context, two statements), the plan's
+ * statement and audit insert, and COMMIT as one message, preparing either first where it is a
+ * prepared statement; answers the statement's rows.
+ */
+export async function sendOneTrip<T>(conn: { query(text: string): Promise<unknown> }, begin: string, p: OneTripPlan): Promise<T[]> {
+  const texts = [begin];
+  if (p.genericPlan) texts.push('set local plan_cache_mode = force_generic_plan');
+  const at = texts.length + 1;
+  for (const s of [p.statement, p.audit]) {
+    if (s === undefined) continue;
+    if (typeof s === 'string') { texts.push(s); continue; }
+    await ensurePrepared(conn, s);
+    texts.push(s.execute);
+  }
+  texts.push('COMMIT');
+  const results = await conn.query(texts.join('; ')) as unknown as pg.QueryResult[];
+  return results[at].rows as T[];
 }
 
 interface KnexPool {
@@ -65,18 +106,12 @@ export async function oneTrip<T>(
   // A caller holding a break-glass grant takes the full path, which marks accesses under it BTG.
   if (!membership?.stamp || membership.grants?.length) return undefined;
   const p = plan(membership);
-  if (!p) return undefined;
+  if (!p || [nameOf(p.statement), nameOf(p.audit)].some((n) => n !== undefined && unpreparable.has(n))) return undefined;
   const jti = access.revocable && access.tokenId ? access.tokenId : null;
   const { client } = db as unknown as KnexPool;
   const conn = await client.acquireConnection();
   try {
-    let audit = p.audit;
-    if (audit !== undefined && typeof audit !== 'string') {
-      await ensurePrepared(conn, audit);
-      audit = audit.execute;
-    }
-    const results = await conn.query(`${checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp)}; ${p.statement}; ${audit ? `${audit}; ` : ''}COMMIT`) as unknown as pg.QueryResult[];
-    return results[2].rows as T[];
+    return await sendOneTrip<T>(conn, checkedBeginSql(access.clinicId, access.userId, compartmentPatientId ?? null, jti, membership.stamp), p);
   } catch (err) {
     await conn.query('ROLLBACK').catch(() => undefined);
     // A write may only be tried again when PostgreSQL answered with an error (nothing committed);

@@ -32,7 +32,8 @@ async function floorSends(plan: FloorPlan, rows: Array<{ patient_id: string }> =
   const client: SqlClient = {
     query: async (q) => {
       sent.push(typeof q === 'string' ? { text: q, prepared: false } : { text: q.text, prepared: q.values.length > 0 });
-      return { rows };
+      // Each statement of a message answers the same rows (a one-trip message reads its page's result).
+      return Object.assign(Array.from({ length: 8 }, () => ({ rows })), { rows });
     },
   };
   await plan(client);

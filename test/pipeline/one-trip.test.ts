@@ -3,6 +3,7 @@ import pg from 'pg';
 import { auditEvents } from '../helpers/audit';
 import { appointmentBody, created, newPatient } from '../helpers/resources';
 import { actor, admin, api } from '../helpers/server';
+import { ensurePrepared } from '../../server/pipeline/one-trip';
 
 /** The messages the server's runtime pool sends while `f` runs, and the connection each went on. */
 async function sentOn(f: () => Promise<unknown>): Promise<Array<{ conn: pg.Client; text: string }>> {
@@ -152,6 +153,47 @@ describe('A read in one round trip: the cached role is a guess the database chec
         Buffer.from(e.resource.entity.find((x) => x.query)?.query ?? '', 'base64').toString());
       expect(queries, p).to.include('family=Tripsearch');
     }
+  });
+
+  it('a search page is a statement prepared per shape and run on its generic plan: other values reuse it, and each search is audited', async () => {
+    const families = Array.from({ length: 12 }, (_, i) => `Shape${String.fromCharCode(97 + i)}${Date.now().toString(36)}`);
+    const ids = await Promise.all(families.map((f) => newPatient(doctor.auth, f)));
+    await (await api()).get(`/fhir/Patient?family=${families[0]}`).set(doctor.auth);
+    const messages = await sentOn(async () => {
+      for (const [i, f] of families.entries()) {
+        const res = await (await api()).get(`/fhir/Patient?family=${f}`).set(doctor.auth);
+        expect(res.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.deep.equal([ids[i]]);
+      }
+    });
+    const executes = messages.filter((m) => m.text.includes(' execute search_'));
+    expect(executes).to.have.length(12);
+    for (const m of executes) expect(m.text).to.match(/^BEGIN; select app_begin_checked\(.*; set local plan_cache_mode = force_generic_plan; execute search_[0-9a-f]+\(.*\); COMMIT$/s);
+    // One statement for every value: the family is a parameter, not part of the text.
+    const names = new Set(executes.map((m) => /execute (search_[0-9a-f]+)\(/.exec(m.text)?.[1]));
+    expect(names.size).to.equal(1);
+    const prepares = messages.filter((m) => /prepare search_/.test(m.text));
+    expect(prepares.length).to.be.at.most(new Set(executes.map((m) => m.conn)).size);
+    for (const p of prepares) expect(p.text).to.match(/prepare search_[0-9a-f]+ \(unknown, .*\) as with page as materialized/s);
+    for (const f of families) {
+      const [event] = await auditEvents((q) => q.where({ user_id: doctor.user, subtype: 'search-type', query: `family=${f}` }));
+      expect(event.outcome, f).to.equal('0');
+      expect(event.entity?.filter((e) => e.role?.code === '1').map((e) => e.what?.reference), f).to.deep.equal([`Patient/${ids[families.indexOf(f)]}`]);
+    }
+  });
+
+  it('keeps at most 64 statements prepared per connection: the least recently used is deallocated by the message that prepares the next', async () => {
+    const texts: string[] = [];
+    const conn = { query: async (t: string) => { texts.push(t); return []; } };
+    const statement = (i: number) => ({ name: `s_${i}`, prepare: `prepare s_${i} as select ${i}`, execute: `execute s_${i}` });
+    for (let i = 0; i < 64; i++) await ensurePrepared(conn, statement(i));
+    await ensurePrepared(conn, statement(0)); // used again: the most recent now, and not prepared again
+    expect(texts).to.have.length(64);
+    await ensurePrepared(conn, statement(64));
+    expect(texts[64]).to.equal('deallocate s_1; prepare s_64 as select 64');
+    await ensurePrepared(conn, statement(1));
+    expect(texts[65]).to.equal('deallocate s_2; prepare s_1 as select 1');
+    await ensurePrepared(conn, statement(0));
+    expect(texts).to.have.length(66);
   });
 
   it('a search with a bad parameter is refused by the full path: 400 and one refusal recorded', async () => {
