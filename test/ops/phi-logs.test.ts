@@ -56,8 +56,11 @@ describe('ops: logs hold no PHI', function () {
     await new Promise((r) => setTimeout(r, 1500)); // log lines are buffered and flushed at least every second
     const log = s.output();
     expect(log.split('\n').filter((l) => l.startsWith('{')).length, 'the run was logged').to.be.greaterThan(15);
-    const forbidden = [FAMILY, GIVEN, BIRTH_DATE, MRN, PHONE, DOC_MARKER, bytes.subarray(0, 64).toString('base64').slice(0, 40), '1931'];
-    const leaks = forbidden.filter((v) => log.toLowerCase().includes(v.toLowerCase()));
-    expect(leaks, leaks.length ? log.split('\n').filter((l) => leaks.some((v) => l.toLowerCase().includes(v.toLowerCase()))).join('\n').slice(0, 2000) : '').to.deep.equal([]);
+    const forbidden = [FAMILY, GIVEN, BIRTH_DATE, MRN, PHONE, DOC_MARKER, bytes.subarray(0, 64).toString('base64').slice(0, 40)].map((v) => v.toLowerCase());
+    // The birth year on its own too, once ids, durations and timestamps (where 1931 may occur by chance) are left out.
+    const chance = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+\.\d+|"time":\d+/gi;
+    const leaking = (l: string) => forbidden.some((v) => l.toLowerCase().includes(v)) || l.replace(chance, '').includes('1931');
+    const leaks = log.split('\n').filter(leaking);
+    expect(leaks.join('\n').slice(0, 2000)).to.equal('');
   });
 });
