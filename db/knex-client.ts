@@ -1,7 +1,19 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import Client_PG from 'knex/lib/dialects/postgres/index.js';
-import type pg from 'pg';
+import pg from 'pg';
+
+/**
+ * uuid[] (OID 2951) parsed by splitting: a uuid never holds a quote, comma or brace, so pg's general
+ * array parser (a character at a time) is not needed. An AuditEvent search page parses twenty of
+ * them per row, and the general parser cost 140 µs a page against 6.
+ */
+const UUID_ARRAY = 2951;
+export function parseUuidArray(text: string): Array<string | null> {
+  if (text === '{}') return [];
+  return text.slice(1, -1).split(',').map((u) => (u === 'NULL' ? null : u));
+}
+pg.types.setTypeParser(UUID_ARRAY as Parameters<typeof pg.types.setTypeParser>[0], parseUuidArray);
 
 /**
  * A transaction's first round trip, in place of knex's bare `BEGIN`: it runs `BEGIN; ...` as one

@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import type { AuditRecord } from '../audit/record';
-import { renderAuditEvent } from '../audit/render';
+import { renderAuditEventJson } from '../audit/render';
 import { accessLogPage, entityOf, isoOf, patientsOf } from './access-log';
 import type { AccessFilters } from './filters';
 
@@ -51,7 +51,7 @@ export async function streamExport(
     const rows = await accessLogPage(trx, clinicId, { ...f, after }, PAGE);
     if (!rows.length) break;
     const labels = format === 'csv' ? await labelsOf(rows.flatMap((r) => (r.user_id ? [r.user_id] : []))) : new Map<string, string>();
-    await write(res, rows.map((r) => (format === 'csv' ? csvRow(r, labels) : `${JSON.stringify(renderAuditEvent(r))}\n`)).join(''));
+    await write(res, rows.map((r) => (format === 'csv' ? csvRow(r, labels) : `${renderAuditEventJson(r)}\n`)).join(''));
     count += rows.length;
     if (rows.length < PAGE) break;
     const last = rows[rows.length - 1];

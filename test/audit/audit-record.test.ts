@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { expect } from 'chai';
 import { canonicalAuditRow, jcs } from '../../server/audit/canonical';
 import { auditRecord, uuidV7 } from '../../server/audit/record';
-import { renderAuditEvent } from '../../server/audit/render';
+import { renderAuditEvent, renderAuditEventJson } from '../../server/audit/render';
+import { parseUuidArray } from '../../db/knex-client';
 import { auditRecordInsertSql } from '../../server/audit/writer';
 
 const P1 = '6f1c1a52-6a8e-4e43-9d0a-3a4d7f1e2b01';
@@ -74,6 +75,26 @@ describe('Audit rows: typed columns, BALP rendered from them, one canonical form
     const e = renderAuditEvent(auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', purposeOfUse: 'BTG', resourceType: 'Patient', resourceId: P1, detail: { grant: 'g1' } }, at));
     expect(e.agent[0].purposeOfUse?.[0].coding?.[0].code).to.equal('BTG');
     expect(e.entity?.some((x) => x.what?.identifier?.value === 'g1' && x.what.identifier.system === 'urn:clinic-fhir:break-glass-grant')).to.equal(true);
+  });
+
+  it('the JSON an AuditEvent search writes is byte for byte JSON.stringify of the rendered event, for every kind of row', () => {
+    const P3 = '6f1c1a52-6a8e-4e43-9d0a-3a4d7f1e2b03';
+    const rows = [
+      auditRecord({ interaction: 'search-type', action: 'E', outcome: '0', clinicId: 'c1', userId: 'u1', roleName: 'doctor', resourceType: 'Patient', query: 'family=x"\\', patientIds: [P1, P2, P3], requestId: 'req-1', sourceIp: '10.0.0.1' }, at),
+      auditRecord({ interaction: 'search-type', action: 'E', outcome: '0', clinicId: 'c1', clientId: 'app', resourceType: 'Appointment', query: 'patient=1', patientIds: [P1, P2], related: ['Practitioner/p1'], tokenId: 'jti', scope: 'system/*.rs', purposeOfUse: 'BTG', detail: { grant: 'g1', note: 'é "q"' } }, at),
+      auditRecord({ interaction: 'read', action: 'R', outcome: '0', clinicId: 'c1', userId: 'u1', resourceType: 'Patient', resourceId: P1, versionId: '2', patientIds: [P1] }, at),
+      auditRecord({ interaction: 'search-type', action: 'E', outcome: '4', outcomeDesc: 'refused', clinicId: 'c1', userId: 'u1', resourceType: 'Patient', query: 'x=1' }, at),
+      auditRecord({ type: 'security', interaction: '110136', action: 'U', outcome: '0', clinicId: 'c1', resourceType: 'Role', resourceId: 'r1', detail: { old: '{"a":true}', new: '{"a":false}', operator: 'root@host' } }, at),
+      auditRecord({ type: 'auth', interaction: 'token', action: 'E', outcome: '0', clinicId: 'c1', userId: 'u1', clientId: 'app', tokenId: 'jti-1', scope: 'patient/*.rs' }, at),
+    ];
+    for (const r of rows) expect(renderAuditEventJson(r)).to.equal(JSON.stringify(renderAuditEvent(r)));
+    expect(JSON.parse(renderAuditEventJson(rows[0])).entity.filter((e: { role?: { code: string } }) => e.role?.code === '1')).to.have.length(3);
+  });
+
+  it('uuid[] columns are parsed by splitting, as pg would parse them', () => {
+    expect(parseUuidArray('{}')).to.deep.equal([]);
+    expect(parseUuidArray(`{${P1}}`)).to.deep.equal([P1]);
+    expect(parseUuidArray(`{${P1},NULL,${P2}}`)).to.deep.equal([P1, null, P2]);
   });
 
   it('the canonical form is RFC 8785 JSON: sorted keys, no nulls, the same bytes for the same row', () => {

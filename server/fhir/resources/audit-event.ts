@@ -1,4 +1,4 @@
-import { AUTH_SUBTYPES, REST_INTERACTION_SYSTEM, renderAuditEvent } from '../../audit/render';
+import { AUTH_SUBTYPES, REST_INTERACTION_SYSTEM, renderAuditEventJson } from '../../audit/render';
 import type { AuditRecord } from '../../audit/record';
 import type { ResourceDefinition } from './types';
 
@@ -29,7 +29,7 @@ export const AuditEventDefinition: ResourceDefinition = {
   partitionedBy: 'last_updated',
   rowStore: {
     columns: ['{t}.*'],
-    render: (row) => JSON.stringify(renderAuditEvent(row as unknown as AuditRecord)),
+    render: (row) => renderAuditEventJson(row as unknown as AuditRecord),
   },
   search: [
     { name: 'date', type: 'date', paths: ['recorded'], column: 'last_updated', description: 'Time when the event was recorded' },
