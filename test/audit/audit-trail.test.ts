@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { actor, api, FHIR, patientBody } from '../helpers/server';
+import { actor, admin, api, FHIR, patientBody } from '../helpers/server';
 
 interface Audit { action: string; outcome: string; subtype: Array<{ code: string }>; type: { code: string }; agent: Array<{ altId?: string; requestor: boolean }>; entity: Array<{ what?: { reference?: string }; role?: { code: string } }>; source: { observer: { display: string } } }
 
@@ -91,5 +91,41 @@ describe('Audit trail of Patient interactions', () => {
     const res = await c.get(`/fhir/AuditEvent?patient=${patientId}`).set(stranger.auth);
     expect(res.status).to.equal(200);
     expect(res.body.entry ?? []).to.have.length(0);
+  });
+  it('AuditEvent?patient pages through every event about the patient once, newest first, whether the patient is its only one or one of several', async () => {
+    const c = await api();
+    const family = `Trailpage${Date.now().toString(36)}`;
+    const x = (await c.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(JSON.stringify(patientBody(family)))).body.id as string;
+    const y = (await c.post('/fhir/Patient').set(doctor.auth).set('Content-Type', FHIR).send(JSON.stringify(patientBody(family)))).body.id as string;
+    for (let i = 0; i < 6; i++) {
+      await c.get(`/fhir/Patient/${x}`).set(doctor.auth); // an event whose one patient is x
+      await c.get(`/fhir/Patient?family=${family}`).set(doctor.auth); // an event about x and y
+      await c.get(`/fhir/Patient/${y}`).set(doctor.auth); // not about x
+    }
+    const db = await admin();
+    const expected = (await db.raw(
+      `select id from audit_event where patient_id = ? union all select id from audit_event_patient where patient_id = ?
+       order by id desc`, [x, x])).rows.map((r: { id: string }) => r.id);
+    const order = (await db('audit_event').whereIn('id', expected).orderBy([{ column: 'last_updated', order: 'desc' }, { column: 'id', order: 'asc' }]).select('id')).map((r) => r.id);
+    expect(order.length).to.be.greaterThan(12);
+    // The officer's own searches are about x too: the trail is read up to a moment, so it stays still while it is paged.
+    await new Promise((r) => setTimeout(r, 5));
+    const until = new Date().toISOString();
+    const whole = await c.get(`/fhir/AuditEvent?patient=${x}&_count=50`).set(officer.auth);
+    expect(whole.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.deep.equal(order);
+    for (const q of [`patient=${x}&date=lt${until}`, `patient=Patient/${x}&date=ge2020-01-01&date=lt${until}`]) {
+      for (const count of [1, 4, 50]) {
+        const ids: string[] = [];
+        let url: string | undefined = `/fhir/AuditEvent?${q}&_count=${count}`;
+        while (url && ids.length <= order.length) {
+          const res: { status: number; text: string; body: { entry?: Array<{ resource: { id: string } }>; link: Array<{ relation: string; url: string }> } } = await c.get(url).set(officer.auth);
+          expect(res.status, res.text).to.equal(200);
+          ids.push(...(res.body.entry ?? []).map((e) => e.resource.id));
+          const next: string | undefined = res.body.link.find((l) => l.relation === 'next')?.url;
+          url = next ? next.slice(next.indexOf('/fhir/')) : undefined;
+        }
+        expect(ids, `${q} _count=${count}`).to.deep.equal(order);
+      }
+    }
   });
 });

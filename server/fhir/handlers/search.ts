@@ -9,7 +9,7 @@ import type { Repository, StoredVersion } from '../repository';
 import type { ResourceDefinition } from '../resources/types';
 import { canonicalQuery, signPage, verifyPage } from '../paging';
 import { type FhirRequest, parseQuery } from '../request';
-import { applyCriteria, applySort, pagedSearch } from '../search/compile';
+import { applyCriteria, applySort, pagedLookupSearch, pagedSearch } from '../search/compile';
 import { fetchIncludes, type Included } from '../search/include';
 import { requireLinkedTypes } from '../search/chain';
 import { parseSearch } from '../search/parse';
@@ -68,6 +68,7 @@ export function pageQuery(deps: FhirDeps, def: ResourceDefinition, repo: Reposit
   const window = { limit: parsed.count + 1, offset };
   const fhirBase = deps.cfg.fhirBaseUrl;
   return pagedSearch(repo.searchQuery(), def, parsed.criteria, parsed.sort, fhirBase, window)
+    ?? pagedLookupSearch(repo.searchQuery(), def, parsed.criteria, parsed.sort, fhirBase, window)
     ?? applySort(applyCriteria(repo.searchQuery(), def, parsed.criteria, fhirBase), def, parsed.sort).limit(window.limit).offset(window.offset);
 }
 

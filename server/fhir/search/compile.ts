@@ -84,23 +84,24 @@ function indexed(def: ResourceDefinition, param: string, cond: Where, negate = f
  * Rows found by the btree lookups of a typed-column parameter (SearchParamDef.lookups), each within
  * the search's last_updated window: `(id, last_updated) in (one lookup union all the next)`.
  */
-function lookupClause(p: SearchParamDef, entries: Entries, window: Where[], alias: string): Where {
+function lookupClause(p: SearchParamDef, entries: Entries, window: Where[], alias: string, top?: number): Where {
   const parts = (p.lookups ?? []).map((l) => {
     const cast = l.uuid ? 'uuid' : 'text';
     let match: Where;
     if (Array.isArray(entries)) {
       let values = l.prefix ? entries.filter((e) => e.startsWith(l.prefix as string)).map((e) => e.slice((l.prefix as string).length)) : entries;
       if (l.uuid) values = values.filter(isUuid);
-      match = { sql: `any(?::${cast}[])`, bindings: [values] };
+      // One value as an equality: its index is then read in last_updated order, and a page stops after its rows.
+      match = values.length === 1 ? { sql: `?::${cast}`, bindings: [values[0]] } : { sql: `any(?::${cast}[])`, bindings: [values] };
     } else {
       // Entries computed in SQL (a chain): the same prefix stripping, there; they name rows by id, so uuids cast.
       const strip = l.prefix ? { sql: 'substr(e, ?)', where: ' where starts_with(e, ?)', before: [l.prefix.length + 1], after: [l.prefix] } : { sql: 'e', where: '', before: [], after: [] };
       match = { sql: `any(array(select ${strip.sql}::${cast} from unnest(${entries.sql}) e${strip.where}))`, bindings: [...strip.before, ...entries.bindings, ...strip.after] };
     }
-    return {
-      sql: `select id, last_updated from ${l.table} where ${l.column} = ${match.sql}${window.map((w) => ` and ${w.sql}`).join('')}`,
-      bindings: [...match.bindings, ...window.flatMap((w) => w.bindings)],
-    };
+    const sql = `select id, last_updated from ${l.table} where ${l.column} = ${match.sql}${window.map((w) => ` and ${w.sql}`).join('')}`;
+    const bindings = [...match.bindings, ...window.flatMap((w) => w.bindings)];
+    // Only the newest `top` of each lookup: the page's rows are among them (each in the page's order).
+    return top === undefined ? { sql, bindings } : { sql: `(${sql} order by last_updated desc, id asc limit ?)`, bindings: [...bindings, top] };
   });
   return { sql: `(${alias}.id, ${alias}.last_updated) in (${parts.map((x) => x.sql).join(' union all ')})`, bindings: parts.flatMap((x) => x.bindings) };
 }
@@ -234,6 +235,32 @@ export function pagedSearch(
     .whereRaw(`${def.table}.id in (select i.id from ${def.table} i where not i.deleted and ${parts.map((w) => w.sql).join(' and ')} order by i.last_updated desc, i.id asc limit ?)`,
       [...parts.flatMap((w) => w.bindings), page.offset + page.limit] as Knex.RawBinding[])
     .orderBy('last_updated', 'desc').orderBy('id', 'asc').limit(page.limit).offset(page.offset);
+}
+
+/**
+ * A page of a search in the default order (newest first) on a table partitioned by last_updated
+ * (AuditEvent) whose one criterion besides its dates is a reference found by btree lookups
+ * (`patient`, `agent`): each lookup answers only its newest offset + count rows, so a patient with
+ * years of events has one page of them read, not every one of them before the sort. Null when the
+ * search does not qualify.
+ */
+export function pagedLookupSearch(
+  q: Knex.QueryBuilder, def: ResourceDefinition, criteria: Criterion[], sort: ParsedSearch['sort'], fhirBase: string,
+  page: { limit: number; offset: number },
+): Knex.QueryBuilder | null {
+  if (sort.length || !def.partitionedBy) return null;
+  const others = criteria.filter((c) => !onLastUpdated(c.param));
+  if (others.length !== 1) return null;
+  const [c] = others;
+  if (c.link || c.modifier || c.param.type !== 'reference' || !('lookups' in c.param) || !c.param.lookups) return null;
+  const dates = criteria.filter((x) => onLastUpdated(x.param));
+  const lookup = lookupClause(c.param, c.values.map((v) => referenceEntry(c, v, fhirBase)), dates.map((x) => lastUpdatedClause('last_updated', x)), def.table, page.offset + page.limit);
+  q.whereRaw(lookup.sql, lookup.bindings as Knex.RawBinding[]);
+  for (const x of dates) {
+    const w = lastUpdatedClause(`${def.table}.last_updated`, x);
+    q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
+  }
+  return q.orderBy('last_updated', 'desc').orderBy('id', 'asc').limit(page.limit).offset(page.offset);
 }
 
 /** ORDER BY for `_sort`, always ending on id so paging is stable. */
