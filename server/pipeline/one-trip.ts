@@ -32,8 +32,13 @@ export interface OneTripPlan {
   genericPlan?: boolean;
 }
 
-/** How many statements each connection keeps prepared; the least recently used is deallocated first. */
-const PREPARED_PER_CONNECTION = 64;
+/**
+ * How many statements each connection keeps prepared; the least recently used is deallocated first.
+ * A generic plan is not small: an AuditEvent search's held 0.7 MB in its backend (measured with
+ * pg_backend_memory_contexts), so the pool's connections together hold at most about
+ * DB_POOL_MAX × 32 × 0.7 MB, and far less for reads (one audit INSERT per type) and Patient searches.
+ */
+export const PREPARED_PER_CONNECTION = 32;
 
 /** The statements each pooled connection has prepared, least recently used first (a connection the pool replaces starts empty). */
 const preparedOn = new WeakMap<object, Map<string, true>>();

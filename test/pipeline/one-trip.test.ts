@@ -3,7 +3,7 @@ import pg from 'pg';
 import { auditEvents } from '../helpers/audit';
 import { appointmentBody, created, newPatient } from '../helpers/resources';
 import { actor, admin, api } from '../helpers/server';
-import { ensurePrepared } from '../../server/pipeline/one-trip';
+import { ensurePrepared, PREPARED_PER_CONNECTION } from '../../server/pipeline/one-trip';
 
 /** The messages the server's runtime pool sends while `f` runs, and the connection each went on. */
 async function sentOn(f: () => Promise<unknown>): Promise<Array<{ conn: pg.Client; text: string }>> {
@@ -181,19 +181,20 @@ describe('A read in one round trip: the cached role is a guess the database chec
     }
   });
 
-  it('keeps at most 64 statements prepared per connection: the least recently used is deallocated by the message that prepares the next', async () => {
+  it(`keeps at most ${PREPARED_PER_CONNECTION} statements prepared per connection: the least recently used is deallocated by the message that prepares the next`, async () => {
+    const n = PREPARED_PER_CONNECTION;
     const texts: string[] = [];
     const conn = { query: async (t: string) => { texts.push(t); return []; } };
     const statement = (i: number) => ({ name: `s_${i}`, prepare: `prepare s_${i} as select ${i}`, execute: `execute s_${i}` });
-    for (let i = 0; i < 64; i++) await ensurePrepared(conn, statement(i));
+    for (let i = 0; i < n; i++) await ensurePrepared(conn, statement(i));
     await ensurePrepared(conn, statement(0)); // used again: the most recent now, and not prepared again
-    expect(texts).to.have.length(64);
-    await ensurePrepared(conn, statement(64));
-    expect(texts[64]).to.equal('deallocate s_1; prepare s_64 as select 64');
+    expect(texts).to.have.length(n);
+    await ensurePrepared(conn, statement(n));
+    expect(texts[n]).to.equal(`deallocate s_1; prepare s_${n} as select ${n}`);
     await ensurePrepared(conn, statement(1));
-    expect(texts[65]).to.equal('deallocate s_2; prepare s_1 as select 1');
+    expect(texts[n + 1]).to.equal('deallocate s_2; prepare s_1 as select 1');
     await ensurePrepared(conn, statement(0));
-    expect(texts).to.have.length(66);
+    expect(texts).to.have.length(n + 2);
   });
 
   it('a search with a bad parameter is refused by the full path: 400 and one refusal recorded', async () => {
