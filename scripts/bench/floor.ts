@@ -7,8 +7,7 @@ import crypto from 'node:crypto';
 import knexFactory, { type Knex } from 'knex';
 import { statementName } from '../../db/knex-client';
 import type { AuditFacts } from '../../server/audit/record';
-import { auditRecord } from '../../server/audit/record';
-import { auditInsertSql, preparedAuditInsertFrom, withRequestFacts } from '../../server/audit/writer';
+import { auditInsertSql, withRequestFacts } from '../../server/audit/writer';
 import { sqlLiteral } from '../../db/literal';
 import { Repository, stampVersion, versionRow, type FhirResource } from '../../server/fhir/repository';
 import { defaultRoles } from '../../server/auth/permissions';
@@ -19,8 +18,9 @@ import { parseScopes } from '../../server/auth/scopes';
 import '../../server/fhir/resources';
 import { planSearch } from '../../server/fhir/handlers/search';
 import type { FhirDeps } from '../../server/fhir/interaction';
+import { oneTripReadPlan } from '../../server/fhir/one-trip-read';
 import { oneTripSearch } from '../../server/fhir/one-trip-search';
-import { ensurePrepared, sendOneTrip } from '../../server/pipeline/one-trip';
+import { sendOneTrip } from '../../server/pipeline/one-trip';
 import type { FhirRequest } from '../../server/fhir/request';
 import { AppointmentDefinition } from '../../server/fhir/resources/appointment';
 import { AuditEventDefinition } from '../../server/fhir/resources/audit-event';
@@ -76,9 +76,7 @@ export function readPatientFloor(actor: () => FloorActor, patientId: () => strin
     const id = patientId();
     await ensureStamp(c, who);
     const facts = withRequestFacts({ interaction: 'read', action: 'R', outcome: '0', clinicId: who.clinicId, userId: who.userId, roleName: who.role, sourceIp: '127.0.0.1', requestId: crypto.randomUUID(), resourceType: 'Patient', resourceId: id });
-    const audit = preparedAuditInsertFrom(auditRecord(facts), '(select version_id::text as entity_version from patient where id = $key::uuid and not deleted) r', id, { entity_version: 'r.entity_version' });
-    await ensurePrepared(c, audit);
-    await c.query(`${checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string)}; select id, version_id, last_updated, deleted, resource::text as resource from patient where id = '${id}'; ${audit.execute}; COMMIT`);
+    await sendOneTrip(c, checkedBeginSql(who.clinicId, who.userId, null, who.tokenId, who.stamp as string), oneTripReadPlan(PatientDefinition, id, facts));
   };
 }
 

@@ -40,7 +40,8 @@ async function floorSends(plan: FloorPlan, rows: Array<{ patient_id: string }> =
   return sent;
 }
 
-const withoutPrepare = (sent: Sent[]) => sent.filter((s) => !s.text.startsWith('prepare '));
+// A PREPARE goes once per connection (with the DEALLOCATE of the statement it replaces when the connection holds its most).
+const withoutPrepare = (sent: Sent[]) => sent.filter((s) => !/^(deallocate \S+; )?prepare /.test(s.text));
 
 const actorOf = (token: string, role: string, stamp?: string): FloorActor => {
   const c = decodeJwt(token);
