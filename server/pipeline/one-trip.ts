@@ -26,8 +26,9 @@ export interface OneTripPlan {
   audit?: string | PreparedSql;
   /**
    * Run the prepared statement on its generic plan (plan_cache_mode, for this transaction only):
-   * planned once per connection instead of on every request. For statements whose every plan is
-   * the same index lookups whatever the values (a search's page and its audit row).
+   * planned once per connection instead of on every request. For a search's page and its audit
+   * row: PostgreSQL's automatic choice kept planning each one, and broad and narrow searches
+   * measured as fast or within noise on the generic plan (README, Benchmark).
    */
   genericPlan?: boolean;
 }
