@@ -114,8 +114,8 @@ const entriesOf = (p: SearchParamDef, alias: string) => (p.expr ? `(${p.expr.rep
 type Entries = string[] | Where;
 
 /** Rows of `def` whose reference parameter `param` names one of `entries`. */
-export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: Entries, window: Where[] = [], alias = def.table): Where {
-  if (p.lookups) return lookupClause(p, entries, window, alias);
+export function referenceClause(def: ResourceDefinition, p: SearchParamDef, entries: Entries, window: Where[] = [], alias = def.table, lookupTop?: number): Where {
+  if (p.lookups) return lookupClause(p, entries, window, alias, lookupTop);
   const set: Where = Array.isArray(entries) ? { sql: '?::text[]', bindings: [entries] } : { sql: `(${entries.sql})`, bindings: entries.bindings };
   if (inSearchIndex(def, p)) return indexed(def, p.name, { sql: `value = any(${set.sql})`, bindings: set.bindings }, false, window, alias);
   return { sql: `${entriesOf(p, alias)} && ${set.sql}`, bindings: set.bindings };
@@ -132,7 +132,8 @@ function lastUpdatedClause(col: string, c: Criterion): Where {
   return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
 }
 
-function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window: Where[], alias = def.table): Where {
+/** `lookupTop`: a reference found by btree lookups takes only that many of each lookup's newest rows (pagedLookupSearch). */
+function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window: Where[], alias = def.table, lookupTop?: number): Where {
   const p = c.param;
   if (p.name === '_id') {
     const ids = c.values.filter(isUuid);
@@ -172,7 +173,7 @@ function clause(def: ResourceDefinition, c: Criterion, fhirBase: string, window:
       return { sql: `${col} && ?::text[]`, bindings: [entries] };
     }
     case 'reference':
-      return referenceClause(def, p as SearchParamDef, c.values.map((v) => referenceEntry(c, v, fhirBase)), window, alias);
+      return referenceClause(def, p as SearchParamDef, c.values.map((v) => referenceEntry(c, v, fhirBase)), window, alias, lookupTop);
     case 'date': {
       const parts = (c.dates ?? []).map((d) => dateClause(`${col}_lo`, `${col}_hi`, d));
       return { sql: `(${parts.map((x) => x.sql).join(' or ')})`, bindings: parts.flatMap((x) => x.bindings) };
@@ -208,10 +209,10 @@ function linkClause(def: ResourceDefinition, c: Criterion, link: Link, fhirBase:
 }
 
 /** Applies the criteria of a parsed search to a query on the type's table (RLS adds the clinic). */
-export function applyCriteria(q: Knex.QueryBuilder, def: ResourceDefinition, criteria: Criterion[], fhirBase: string): Knex.QueryBuilder {
+export function applyCriteria(q: Knex.QueryBuilder, def: ResourceDefinition, criteria: Criterion[], fhirBase: string, lookupTop?: number): Knex.QueryBuilder {
   const window = def.partitionedBy ? criteria.filter((c) => onLastUpdated(c.param)).map((c) => lastUpdatedClause('last_updated', c)) : [];
   for (const c of criteria) {
-    const w = clause(def, c, fhirBase, window);
+    const w = clause(def, c, fhirBase, window, def.table, lookupTop);
     q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
   }
   return q;
@@ -253,14 +254,7 @@ export function pagedLookupSearch(
   if (others.length !== 1) return null;
   const [c] = others;
   if (c.link || c.modifier || c.param.type !== 'reference' || !('lookups' in c.param) || !c.param.lookups) return null;
-  const dates = criteria.filter((x) => onLastUpdated(x.param));
-  const lookup = lookupClause(c.param, c.values.map((v) => referenceEntry(c, v, fhirBase)), dates.map((x) => lastUpdatedClause('last_updated', x)), def.table, page.offset + page.limit);
-  q.whereRaw(lookup.sql, lookup.bindings as Knex.RawBinding[]);
-  for (const x of dates) {
-    const w = lastUpdatedClause(`${def.table}.last_updated`, x);
-    q.whereRaw(w.sql, w.bindings as Knex.RawBinding[]);
-  }
-  return q.orderBy('last_updated', 'desc').orderBy('id', 'asc').limit(page.limit).offset(page.offset);
+  return applySort(applyCriteria(q, def, criteria, fhirBase, page.offset + page.limit), def, sort).limit(page.limit).offset(page.offset);
 }
 
 /** ORDER BY for `_sort`, always ending on id so paging is stable. */
